@@ -13,12 +13,17 @@
  *
  * DESCRIPTION
  *	http_global_init runs once at start, before threads: it initialises
- *	libcurl and creates the daemon-wide curl share (connection cache, DNS and
- *	TLS sessions, guarded by mutexes), so an HTTP connection to a hook is kept
- *	alive and reused across messages and across sessions.
+ *	libcurl, creates the daemon-wide curl share (DNS cache and TLS sessions,
+ *	guarded by mutexes) and a mutex-guarded pool of idle easy handles, each
+ *	keeping its connections alive. libcurl does not support sharing one
+ *	connection cache between concurrent threads, so connections are reused by
+ *	reusing handles: a post borrows the most recently returned handle and
+ *	gives it back, so connections to a hook never outnumber the posts in
+ *	flight, and none is opened per request.
  *
- *	A client is one curl easy handle; each milter session (one libmilter
- *	thread) has its own, attached to the share. http_post sends
+ *	A client holds one session's per-post state (each milter session, one
+ *	libmilter thread, has its own); the easy handle comes from the pool.
+ *	http_post sends
  *	"POST <url>" with Content-Type: application/json, an exact Content-Length,
  *	the body streamed from req, the hook's extra headers, HTTP basic auth when
  *	auth.username is set, TLS verification unless allow-invalid-certs, and
