@@ -1,0 +1,559 @@
+/* request.c - the MTA Hooks JSON request for one stage, as a stream (see include/request.h) */
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "config.h"
+#include "request.h"
+#include "session.h"
+
+/* The longest output of one escape step: "\u00XX" (6 bytes); a UTF-8 sequence is at most 4. */
+#define ESCAPE_MAX 6
+/* json-c objects handed to us (ESMTP parameters) are flat; this only bounds recursion. */
+#define JSON_DEPTH_MAX 32
+
+enum part { PART_HEAD, PART_BODY, PART_TAIL, PART_END };
+
+/* Where a reader is in the output: which part, how far into it, and any escape
+ * output that did not fit into the caller's last buffer. */
+struct cursor {
+	enum part part;
+	size_t off;            /* bytes of head/tail copied, or body input bytes consumed */
+	char pend[ESCAPE_MAX]; /* escaped bytes still owed to the caller */
+	size_t pend_len, pend_off;
+};
+
+struct request {
+	struct buf head; /* everything up to the body's opening quote, or all of it */
+	struct buf tail; /* from the body's closing quote to the end; empty off data */
+	const unsigned char *body;
+	size_t body_len;     /* raw body bytes, 0 without a message */
+	size_t body_esc_len; /* bytes the escaped body takes */
+	size_t total;        /* head + escaped body + tail */
+	struct cursor cur;   /* for request_read */
+};
+
+static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq);
+static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out);
+static size_t plain_run(const unsigned char *p, size_t n);
+static int put(struct buf *b, const char *s);
+static int put_escaped(struct buf *b, const char *s, size_t len);
+static int put_string(struct buf *b, const char *s);
+static int put_string_or_null(struct buf *b, const char *s);
+static int put_key(struct buf *b, const char *key);
+static int put_uint(struct buf *b, uintmax_t n);
+static int put_json(struct buf *b, struct json_object *o, int depth);
+static int put_context(struct buf *b, const struct session *s, enum stage stage);
+static int put_envaddr(struct buf *b, const struct envaddr *a);
+static int put_envelope(struct buf *b, const struct session *s);
+static int put_headers(struct buf *b, const struct session *s);
+static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len);
+
+/* utf8_valid_prefix - how many bytes at p begin a well-formed UTF-8 sequence; *seq its length */
+static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t need, i;
+
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		need = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		need = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		need = 4;
+	else {
+		*seq = 1;
+		return 0; /* a stray continuation byte, C0, C1 or F5..FF */
+	}
+	/* The second byte's range excludes overlongs, surrogates and code points past U+10FFFF. */
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	*seq = need;
+	for (i = 1; i < need && i < n; i++) {
+		if (p[i] < lo || p[i] > hi)
+			break;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return i;
+}
+
+/*
+ * escape_step - escape the next character of p[0..n) (n > 0) into out
+ *
+ * Sets *used to the input bytes consumed and returns the output length
+ * (at most ESCAPE_MAX). A maximal ill-formed subpart becomes one U+FFFD, as
+ * Unicode recommends, so the count is the same however the input is cut.
+ */
+static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c = p[0];
+	size_t seq, ok;
+
+	*used = 1;
+	if (c >= 0x80) {
+		ok = utf8_valid_prefix(p, n, &seq);
+		if (ok == seq) {
+			memcpy(out, p, seq);
+			*used = seq;
+			return seq;
+		}
+		*used = ok ? ok : 1;
+		memcpy(out, "\xEF\xBF\xBD", 3);
+		return 3;
+	}
+	switch (c) {
+	case '"':
+		memcpy(out, "\\\"", 2);
+		return 2;
+	case '\\':
+		memcpy(out, "\\\\", 2);
+		return 2;
+	case '\n':
+		memcpy(out, "\\n", 2);
+		return 2;
+	case '\r':
+		memcpy(out, "\\r", 2);
+		return 2;
+	case '\t':
+		memcpy(out, "\\t", 2);
+		return 2;
+	case '\b':
+		memcpy(out, "\\b", 2);
+		return 2;
+	case '\f':
+		memcpy(out, "\\f", 2);
+		return 2;
+	default:
+		break;
+	}
+	if (c < 0x20) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 15];
+		return 6;
+	}
+	out[0] = (char)c;
+	return 1;
+}
+
+/* plain_run - how many bytes from p on need no escaping (printable ASCII but '"' and '\\') */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+		i++;
+	return i;
+}
+
+/* put - append a C string (JSON syntax we write ourselves) */
+static int put(struct buf *b, const char *s)
+{
+	return buf_append_str(b, s);
+}
+
+/* put_escaped - append bytes as the inside of a JSON string, repairing invalid UTF-8 */
+static int put_escaped(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char out[ESCAPE_MAX];
+	size_t i = 0, used, n, run;
+
+	while (i < len) {
+		run = plain_run(p + i, len - i);
+		if (run) {
+			if (buf_append(b, p + i, run) < 0)
+				return -1;
+			i += run;
+			continue;
+		}
+		n = escape_step(p + i, len - i, &used, out);
+		if (buf_append(b, out, n) < 0)
+			return -1;
+		i += used;
+	}
+	return 0;
+}
+
+/* put_string - append a JSON string; NULL is written as "" */
+static int put_string(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	if (put(b, "\"") < 0 || put_escaped(b, s, strlen(s)) < 0 || put(b, "\"") < 0)
+		return -1;
+	return 0;
+}
+
+/* put_string_or_null - append a JSON string, or null for NULL */
+static int put_string_or_null(struct buf *b, const char *s)
+{
+	return s ? put_string(b, s) : put(b, "null");
+}
+
+/* put_key - append "key": (keys are our own ASCII names) */
+static int put_key(struct buf *b, const char *key)
+{
+	if (put(b, "\"") < 0 || put(b, key) < 0 || put(b, "\":") < 0)
+		return -1;
+	return 0;
+}
+
+/* put_uint - append an unsigned decimal number */
+static int put_uint(struct buf *b, uintmax_t n)
+{
+	char num[32];
+
+	snprintf(num, sizeof num, "%ju", n);
+	return put(b, num);
+}
+
+/*
+ * put_json - append a json-c value, with our own string escaping
+ *
+ * json-c's serializer passes invalid UTF-8 through, and parameter values come
+ * straight from the SMTP client, so strings go through put_escaped.
+ */
+static int put_json(struct buf *b, struct json_object *o, int depth)
+{
+	char num[32];
+	size_t i, n;
+	int first = 1;
+
+	if (depth > JSON_DEPTH_MAX)
+		return put(b, "null");
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		return put(b, "null");
+	case json_type_boolean:
+		return put(b, json_object_get_boolean(o) ? "true" : "false");
+	case json_type_int:
+		snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(o));
+		return put(b, num);
+	case json_type_double:
+		/* json-c would write NaN and Infinity, which are not JSON */
+		if (!isfinite(json_object_get_double(o)))
+			return put(b, "null");
+		return put(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	case json_type_string:
+		if (put(b, "\"") < 0 || put_escaped(b, json_object_get_string(o),
+		                                    (size_t)json_object_get_string_len(o)) < 0)
+			return -1;
+		return put(b, "\"");
+	case json_type_array:
+		if (put(b, "[") < 0)
+			return -1;
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++) {
+			if ((i && put(b, ",") < 0) ||
+			    put_json(b, json_object_array_get_idx(o, i), depth + 1) < 0)
+				return -1;
+		}
+		return put(b, "]");
+	case json_type_object:
+		if (put(b, "{") < 0)
+			return -1;
+		json_object_object_foreach(o, key, val)
+		{
+			if ((!first && put(b, ",") < 0) || put(b, "\"") < 0 ||
+			    put_escaped(b, key, strlen(key)) < 0 || put(b, "\":") < 0 ||
+			    put_json(b, val, depth + 1) < 0)
+				return -1;
+			first = 0;
+		}
+		return put(b, "}");
+	}
+	return put(b, "null");
+}
+
+/* put_context - append "context":{...} (PROTOCOL.md section 2, context) */
+static int put_context(struct buf *b, const struct session *s, enum stage stage)
+{
+	const char *ip = s->client_ip ? s->client_ip : "";
+	unsigned active = s->active_connections ? s->active_connections : 1;
+
+	if (put(b, "\"context\":{") < 0 || put_key(b, "stage") < 0 ||
+	    put_string(b, stage_name(stage)) < 0)
+		return -1;
+
+	if (put(b, ",\"client\":{") < 0 || put_key(b, "ip") < 0 || put_string(b, ip) < 0 ||
+	    put(b, ",") < 0 || put_key(b, "port") < 0 || put_uint(b, s->client_port) < 0 ||
+	    put(b, ",") < 0 || put_key(b, "ptr") < 0 || put_string_or_null(b, s->client_ptr) < 0 ||
+	    put(b, ",") < 0 || put_key(b, "ehlo") < 0 || put_string_or_null(b, s->helo) < 0 ||
+	    put(b, ",") < 0 || put_key(b, "helo") < 0 || put_string_or_null(b, s->helo) < 0 ||
+	    put(b, ",") < 0 || put_key(b, "activeConnections") < 0 || put_uint(b, active) < 0 ||
+	    put(b, "}") < 0)
+		return -1;
+
+	if (s->sasl_login) {
+		if (put(b, ",\"sasl\":{") < 0 || put_key(b, "login") < 0 ||
+		    put_string(b, s->sasl_login) < 0 || put(b, ",") < 0 ||
+		    put_key(b, "method") < 0 || put_string_or_null(b, s->sasl_method) < 0 ||
+		    put(b, "}") < 0)
+			return -1;
+	}
+
+	if (s->tls) {
+		/* Members the MTA did not tell us are left out, not sent as null. */
+		const char *names[] = {"version", "cipher", "certIssuer", "certSubject"};
+		const char *values[] = {s->tls_version, s->tls_cipher, s->tls_cert_issuer,
+		                        s->tls_cert_subject};
+		const char *sep = "";
+		size_t i;
+
+		if (put(b, ",\"tls\":{") < 0)
+			return -1;
+		for (i = 0; i < 4; i++) {
+			if (i == 2 && s->tls_cipher_bits >= 0) {
+				if (put(b, sep) < 0 || put_key(b, "cipherBits") < 0 ||
+				    put_uint(b, (uintmax_t)s->tls_cipher_bits) < 0)
+					return -1;
+				sep = ",";
+			}
+			if (values[i] == NULL)
+				continue;
+			if (put(b, sep) < 0 || put_key(b, names[i]) < 0 ||
+			    put_string(b, values[i]) < 0)
+				return -1;
+			sep = ",";
+		}
+		if (put(b, "}") < 0)
+			return -1;
+	}
+
+	if (put(b, ",\"server\":{") < 0 || put_key(b, "name") < 0 ||
+	    put_string(b, s->server_name ? s->server_name : "localhost") < 0 || put(b, ",") < 0 ||
+	    put_key(b, "port") < 0 || put_uint(b, s->server_port) < 0 || put(b, ",") < 0 ||
+	    put_key(b, "ip") < 0 || put_string_or_null(b, s->server_ip) < 0 || put(b, "}") < 0)
+		return -1;
+
+	if (s->queue_id) {
+		if (put(b, ",\"queue\":{") < 0 || put_key(b, "id") < 0 ||
+		    put_string(b, s->queue_id) < 0 || put(b, "}") < 0)
+			return -1;
+	}
+
+	return put(b, ",\"protocol\":{\"version\":1}}");
+}
+
+/* put_envaddr - append {"address":...,"parameters":{...}}, parameters only when there are some */
+static int put_envaddr(struct buf *b, const struct envaddr *a)
+{
+	if (put(b, "{") < 0 || put_key(b, "address") < 0 || put_string(b, a->address) < 0)
+		return -1;
+	if (a->params && !(json_object_is_type(a->params, json_type_object) &&
+	                   json_object_object_length(a->params) == 0)) {
+		if (put(b, ",") < 0 || put_key(b, "parameters") < 0 ||
+		    put_json(b, a->params, 0) < 0)
+			return -1;
+	}
+	return put(b, "}");
+}
+
+/* put_envelope - append "envelope":{"from":...,"to":[...]} */
+static int put_envelope(struct buf *b, const struct session *s)
+{
+	size_t i;
+
+	if (put(b, "\"envelope\":{\"from\":") < 0 || put_envaddr(b, &s->from) < 0 ||
+	    put(b, ",\"to\":[") < 0)
+		return -1;
+	for (i = 0; i < s->nrcpts; i++) {
+		if ((i && put(b, ",") < 0) || put_envaddr(b, &s->rcpts[i]) < 0)
+			return -1;
+	}
+	return put(b, "]}");
+}
+
+/* put_headers - append "headers":[[name,value],...] in the MTA's order */
+static int put_headers(struct buf *b, const struct session *s)
+{
+	size_t i;
+
+	if (put(b, "\"headers\":[") < 0)
+		return -1;
+	for (i = 0; i < s->nheaders; i++) {
+		if ((i && put(b, ",") < 0) || put(b, "[") < 0 ||
+		    put_string(b, s->headers[i].name) < 0 || put(b, ",") < 0 ||
+		    put_string(b, s->headers[i].value) < 0 || put(b, "]") < 0)
+			return -1;
+	}
+	return put(b, "]");
+}
+
+/* request_new - prepare the request for a stage; NULL on ENOMEM */
+struct request *request_new(const struct session *s, enum stage stage)
+{
+	struct request *r;
+	char out[ESCAPE_MAX];
+	size_t i, used, run, n, esc = 0;
+
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		return NULL;
+	r->head = (struct buf)BUF_INIT(0);
+	r->tail = (struct buf)BUF_INIT(0);
+
+	if (put(&r->head, "{") < 0 || put_context(&r->head, s, stage) < 0)
+		goto fail;
+	if (stage >= STAGE_MAIL) {
+		if (put(&r->head, ",") < 0 || put_envelope(&r->head, s) < 0)
+			goto fail;
+	}
+	if (stage == STAGE_DATA) {
+		/* No "serverHeaders": neither Postfix nor Sendmail shows us its Received line. */
+		if (put(&r->head, ",\"message\":{") < 0 || put_headers(&r->head, s) < 0 ||
+		    put(&r->head, ",\"contents\":\"") < 0)
+			goto fail;
+		r->body = (const unsigned char *)s->body.data;
+		r->body_len = s->body.data ? s->body.len : 0;
+		/* One counting pass, so Content-Length is exact without an escaped copy. */
+		for (i = 0; i < r->body_len; i += used) {
+			run = plain_run(r->body + i, r->body_len - i);
+			if (run) {
+				used = run;
+				n = run;
+			} else
+				n = escape_step(r->body + i, r->body_len - i, &used, out);
+			if (n > SIZE_MAX - esc)
+				goto fail;
+			esc += n;
+		}
+		r->body_esc_len = esc;
+		if (put(&r->tail, "\",\"size\":") < 0 ||
+		    put_uint(&r->tail, session_message_size(s)) < 0 || put(&r->tail, "}}") < 0)
+			goto fail;
+	} else if (put(&r->head, "}") < 0)
+		goto fail;
+
+	/* Each part is bounded by memory, but their sum is checked all the same. */
+	if (r->head.len > SIZE_MAX - r->tail.len ||
+	    r->body_esc_len > SIZE_MAX - r->head.len - r->tail.len)
+		goto fail;
+	r->total = r->head.len + r->body_esc_len + r->tail.len;
+	return r;
+fail:
+	request_free(r);
+	return NULL;
+}
+
+/* request_length - the total length in bytes of the JSON */
+size_t request_length(const struct request *r)
+{
+	return r->total;
+}
+
+/* cursor_read - copy up to len further bytes from where c stands; 0 at the end */
+static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len)
+{
+	size_t done = 0, n, used, run;
+	char out[ESCAPE_MAX];
+
+	while (done < len && c->part != PART_END) {
+		if (c->pend_off < c->pend_len) {
+			n = c->pend_len - c->pend_off;
+			if (n > len - done)
+				n = len - done;
+			memcpy(dst + done, c->pend + c->pend_off, n);
+			c->pend_off += n;
+			done += n;
+			continue;
+		}
+		if (c->part == PART_HEAD || c->part == PART_TAIL) {
+			const struct buf *b = c->part == PART_HEAD ? &r->head : &r->tail;
+
+			n = b->len - c->off;
+			if (n > len - done)
+				n = len - done;
+			if (n)
+				memcpy(dst + done, b->data + c->off, n);
+			c->off += n;
+			done += n;
+			if (c->off == b->len) {
+				c->part = c->part == PART_HEAD ? PART_BODY : PART_END;
+				c->off = 0;
+			}
+			continue;
+		}
+		/* PART_BODY: copy plain runs straight, escape the rest one step at a time. */
+		if (c->off == r->body_len) {
+			c->part = PART_TAIL;
+			c->off = 0;
+			continue;
+		}
+		run = plain_run(r->body + c->off, r->body_len - c->off);
+		if (run) {
+			if (run > len - done)
+				run = len - done;
+			memcpy(dst + done, r->body + c->off, run);
+			c->off += run;
+			done += run;
+			continue;
+		}
+		n = escape_step(r->body + c->off, r->body_len - c->off, &used, out);
+		c->off += used;
+		if (n <= len - done) {
+			memcpy(dst + done, out, n);
+			done += n;
+		} else {
+			/* The escape straddles the caller's buffer: keep it for the next call. */
+			memcpy(c->pend, out, n);
+			c->pend_len = n;
+			c->pend_off = 0;
+		}
+	}
+	return done;
+}
+
+/* request_read - copy out up to len further bytes; 0 at the end */
+size_t request_read(struct request *r, char *dst, size_t len)
+{
+	return cursor_read(r, &r->cur, dst, len);
+}
+
+/* request_rewind - read from the beginning again */
+void request_rewind(struct request *r)
+{
+	memset(&r->cur, 0, sizeof r->cur);
+}
+
+/* request_to_string - the whole JSON as a new string; *len gets its length if not NULL */
+char *request_to_string(struct request *r, size_t *len)
+{
+	struct cursor c;
+	char *s;
+	size_t n;
+
+	if (r->total == SIZE_MAX || (s = malloc(r->total + 1)) == NULL)
+		return NULL;
+	/* A cursor of its own, so a read in progress is not disturbed. */
+	memset(&c, 0, sizeof c);
+	n = cursor_read(r, &c, s, r->total);
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+/* request_free - free the request; NULL is ignored */
+void request_free(struct request *r)
+{
+	if (r == NULL)
+		return;
+	buf_free(&r->head);
+	buf_free(&r->tail);
+	free(r);
+}
