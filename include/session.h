@@ -32,7 +32,9 @@
  *	a bare keyword null (PROTOCOL.md section 2).
  *
  *	What hooks decide for later is kept here too: modifications returned at
- *	connect/ehlo (session_mods, for every message) and during the message
+ *	connect (session_mods) and at the last HELO/EHLO (ehlo_mods, replaced when
+ *	the client says HELO/EHLO again, e.g. after STARTTLS), both for every
+ *	message, and during the message
  *	(message_mods), quarantine reasons and session-wide discard.
  *	session_end_message clears the message's, never the session's.
  *
@@ -102,7 +104,8 @@ struct session {
 	struct buf body;             /* body as received, CRLF line ends; limit max-message-size */
 
 	/* decided by hooks, applied at end of message */
-	struct modlist session_mods; /* from connect/ehlo: every message */
+	struct modlist session_mods; /* from connect: every message */
+	struct modlist ehlo_mods;    /* from the last HELO/EHLO (replaced by the next): every message */
 	struct modlist message_mods; /* from mail/rcpt/data of this message */
 	int discard_session;         /* discard at connect/ehlo: every message */
 	char *quarantine_session;    /* reason, NULL = none; every message */

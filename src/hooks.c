@@ -47,6 +47,7 @@ static int take_mods(struct modlist *l, struct verdict *v);
 static enum step fail_hook(struct session *s, enum stage stage, const struct hook *h,
                            const struct hook_error *e, struct outcome *out);
 static int is_session_stage(enum stage stage);
+static struct modlist *mods_of(struct session *s, enum stage stage);
 static const char *qid(const struct session *s);
 
 /* hooks_run_stage - call every enabled hook of a stage and merge the answers */
@@ -54,8 +55,13 @@ int hooks_run_stage(struct session *s, enum stage stage, const struct transport 
                     struct outcome *out)
 {
 	const struct config *cfg = s->config;
-	struct modlist *mods = is_session_stage(stage) ? &s->session_mods : &s->message_mods;
-	size_t mark = mods->count;
+	struct modlist *mods = mods_of(s, stage);
+	size_t mark;
+
+	/* A new HELO/EHLO (after STARTTLS, say) replaces what the last one decided. */
+	if (stage == STAGE_EHLO)
+		modlist_clear(mods);
+	mark = mods->count;
 
 	/* out is the caller's to free; whatever it held before is overwritten. */
 	memset(out, 0, sizeof(*out));
@@ -171,7 +177,7 @@ static int apply_verdict(struct session *s, enum stage stage, const struct hook 
                          struct verdict *v, struct outcome *out, enum step *step)
 {
 	int whole_session = is_session_stage(stage);
-	struct modlist *mods = whole_session ? &s->session_mods : &s->message_mods;
+	struct modlist *mods = mods_of(s, stage);
 	const struct reply *r = &v->reply;
 	char **qfield;
 	char *reason;
@@ -276,6 +282,19 @@ static enum step fail_hook(struct session *s, enum stage stage, const struct hoo
 static int is_session_stage(enum stage stage)
 {
 	return stage == STAGE_CONNECT || stage == STAGE_EHLO;
+}
+
+/* mods_of - where a stage's modifications are kept until end of message */
+static struct modlist *mods_of(struct session *s, enum stage stage)
+{
+	switch (stage) {
+	case STAGE_CONNECT:
+		return &s->session_mods;
+	case STAGE_EHLO:
+		return &s->ehlo_mods;
+	default:
+		return &s->message_mods;
+	}
 }
 
 /* qid - the queue id for log lines, "-" before the MTA assigned one */

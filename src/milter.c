@@ -659,10 +659,10 @@ static int apply_one(SMFICTX *ctx, const struct modification *m)
 /* last_body - the replaceContents that wins: the last one received (as the reference does) */
 static const struct modification *last_body(const struct session *s)
 {
-	const struct modlist *lists[2] = {&s->session_mods, &s->message_mods};
+	const struct modlist *lists[3] = {&s->session_mods, &s->ehlo_mods, &s->message_mods};
 	const struct modification *last = NULL;
 
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < 3; l++)
 		for (size_t i = 0; i < lists[l]->count; i++)
 			if (lists[l]->items[i].type == MOD_REPLACE_CONTENTS)
 				last = &lists[l]->items[i];
@@ -678,12 +678,12 @@ static const struct modification *last_body(const struct session *s)
 static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 {
 	struct session *s = c->session;
-	const struct modlist *lists[2] = {&s->session_mods, &s->message_mods};
+	const struct modlist *lists[3] = {&s->session_mods, &s->ehlo_mods, &s->message_mods};
 	const struct modification *body = last_body(s);
 	const char *reason = s->quarantine_message ? s->quarantine_message : s->quarantine_session;
 	size_t applied = 0;
 
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < 3; l++)
 		for (size_t i = 0; i < lists[l]->count; i++)
 			if (!(c->actions & mod_action(&lists[l]->items[i]))) {
 				log_msg(LOG_ERR, "session=%lu qid=%s the MTA does not allow a hook's "
@@ -696,7 +696,7 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 		        "tempfailed", s->id, qid(s));
 		goto fail;
 	}
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < 3; l++)
 		for (size_t i = 0; i < lists[l]->count; i++) {
 			const struct modification *m = &lists[l]->items[i];
 

@@ -61,6 +61,8 @@ void session_free(struct session *s)
 	buf_free(&s->body);
 	modlist_clear(&s->session_mods);
 	free(s->session_mods.items);
+	modlist_clear(&s->ehlo_mods);
+	free(s->ehlo_mods.items);
 	free(s->message_mods.items);
 	free(s->quarantine_session);
 	free(s->client_ip);

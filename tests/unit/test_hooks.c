@@ -396,7 +396,8 @@ static void test_accept_continues_and_keeps_mods_for_the_message(void **state)
 static void test_accept_at_connect_keeps_mods_for_the_session(void **state)
 {
 	struct fixture *fx = *state;
-	static const char *const names[] = {"X-Connect", "X-Ehlo"};
+	static const char *const connect_names[] = {"X-Connect"};
+	static const char *const ehlo_names[] = {"X-Ehlo"};
 
 	start(fx, HOOK("h", ALL_STAGES));
 	script(fx, 200, ACCEPT_WITH("X-Connect"));
@@ -404,10 +405,27 @@ static void test_accept_at_connect_keeps_mods_for_the_session(void **state)
 	run(fx, STAGE_CONNECT);
 	run(fx, STAGE_EHLO);
 	assert_int_equal(fx->out.kind, OUTCOME_CONTINUE);
-	assert_mods(&fx->s->session_mods, 2, names);
+	assert_mods(&fx->s->session_mods, 1, connect_names);
+	assert_mods(&fx->s->ehlo_mods, 1, ehlo_names);
 	assert_int_equal(fx->s->message_mods.count, 0);
 	session_end_message(fx->s);
-	assert_int_equal(fx->s->session_mods.count, 2);
+	assert_int_equal(fx->s->session_mods.count, 1);
+	assert_int_equal(fx->s->ehlo_mods.count, 1);
+}
+
+/* test_second_ehlo_replaces_the_first_ehlo_mods - EHLO again after STARTTLS */
+static void test_second_ehlo_replaces_the_first_ehlo_mods(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const names[] = {"X-Second"};
+
+	start(fx, HOOK("h", ALL_STAGES));
+	script(fx, 200, ACCEPT_WITH("X-First"));
+	script(fx, 200, ACCEPT_WITH("X-Second"));
+	run(fx, STAGE_EHLO);
+	run(fx, STAGE_EHLO);
+	assert_mods(&fx->s->ehlo_mods, 1, names);
+	assert_int_equal(fx->s->session_mods.count, 0);
 }
 
 /* test_two_accepting_hooks_contribute_mods_in_order - across hooks and stages */
@@ -648,7 +666,7 @@ static void test_quarantine_at_ehlo_holds_every_message_of_session(void **state)
 	assert_int_equal(fx->fake.ncalls, 1);
 	assert_string_equal(fx->s->quarantine_session, "bad helo");
 	assert_null(fx->s->quarantine_message);
-	assert_mods(&fx->s->session_mods, 1, names);
+	assert_mods(&fx->s->ehlo_mods, 1, names);
 	session_end_message(fx->s);
 	assert_string_equal(fx->s->quarantine_session, "bad helo");
 }
@@ -1003,6 +1021,7 @@ int main(void)
 	    T(test_request_names_the_stage),
 	    T(test_accept_continues_and_keeps_mods_for_the_message),
 	    T(test_accept_at_connect_keeps_mods_for_the_session),
+	    T(test_second_ehlo_replaces_the_first_ehlo_mods),
 	    T(test_two_accepting_hooks_contribute_mods_in_order),
 	    T(test_status_204_without_body_is_accept),
 	    T(test_accept_ignores_response_object),
