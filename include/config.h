@@ -104,6 +104,8 @@ struct config *config_current(void);
 const char *stage_name(enum stage stage);
 /* stage_parse - case-insensitive name to stage: 0 ok, 1 "auth" (valid, never fires), -1 unknown */
 int stage_parse(const char *name, enum stage *stage);
+/* config_check_listen - 0 when listen is unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST */
+int config_check_listen(const char *listen);
 /* parse_duration - "30s", "500ms", "2m", "1h", "1d", or bare milliseconds: 0 ok, -1 invalid */
 int parse_duration(const char *text, long *ms);
 /* parse_size - bytes, or "kb"/"mb"/"gb" (powers of 1024, case-insensitive): 0 ok, -1 invalid */

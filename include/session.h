@@ -25,6 +25,10 @@
  *	filled as the MTA passes it and cleared by session_end_message at end of
  *	message or abort; allocations are kept for the next message.
  *
+ *	session_add_header keeps the value as milter delivers it (no leading space)
+ *	but with line breaks made CRLF, as PROTOCOL.md wants them (Postfix folds
+ *	with LF); headers count against max-message-size like the body.
+ *
  *	session_set_from and session_add_rcpt take the argv of xxfi_envfrom /
  *	xxfi_envrcpt: argv[0] is the address (with or without <>), the rest
  *	"KEYWORD[=VALUE]" ESMTP parameters, turned into a json-c object with the

@@ -62,7 +62,6 @@ static int get_size(struct parser *p, struct json_object *v, const char *key, un
                     size_t *out);
 static int get_duration(struct parser *p, struct json_object *v, const char *key, unsigned line,
                         long *out);
-static int check_listen(const char *listen);
 static int check_url(const char *url);
 static const char *check_header(const char *header);
 static void parse_milter(struct parser *p, struct json_object *tbl, struct config *cfg);
@@ -866,8 +865,8 @@ static int get_duration(struct parser *p, struct json_object *v, const char *key
 	return rc;
 }
 
-/* check_listen - libmilter's socket forms: 0 ok, -1 not one of them */
-static int check_listen(const char *listen)
+/* config_check_listen - libmilter's socket forms: 0 ok, -1 not one of them */
+int config_check_listen(const char *listen)
 {
 	const char *rest;
 	unsigned long port = 0;
@@ -954,7 +953,7 @@ static void parse_milter(struct parser *p, struct json_object *tbl, struct confi
 		if (strcmp(k, "listen") == 0) {
 			if (get_string(p, v, key, line, &s) < 0)
 				continue;
-			if (check_listen(s.value) < 0) {
+			if (config_check_listen(s.value) < 0) {
 				char q[SHOWN_MAX + 16];
 
 				shown(q, sizeof(q), s.raw);

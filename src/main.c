@@ -230,12 +230,23 @@ int main(int argc, char **argv)
 		config_errors_free(&errs);
 		return rc;
 	}
+	if (o.check_only && o.listen && config_check_listen(o.listen) < 0) {
+		fprintf(stderr, "mtahooks-milter: -p: invalid socket \"%s\"\n", o.listen);
+		config_unref(cfg);
+		return 1;
+	}
 	if (o.check_only) {
 		printf("configuration OK\n");
 		config_unref(cfg);
 		return 0;
 	}
 	listen = o.listen ? o.listen : cfg->listen;
+	if (config_check_listen(listen) < 0) {
+		fprintf(stderr, "mtahooks-milter: -p: invalid socket \"%s\" (use unix:/path, local:/path, "
+		        "inet:PORT@HOST or inet6:PORT@HOST)\n", listen);
+		config_unref(cfg);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	if (milter_open(listen) < 0)

@@ -501,9 +501,14 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 		return SMFIS_TEMPFAIL;
 	if (!c->too_big &&
 	    session_add_header(c->session, name, value ? value : "") < 0) {
-		log_msg(LOG_ERR, "session=%lu qid=%s cannot keep header %s: %s", c->session->id,
-		        qid(c->session), name, strerror(errno));
-		c->too_big = 1;
+		if (errno == EFBIG)
+			log_msg(LOG_WARNING, "session=%lu qid=%s message larger than max-message-size "
+			        "(%zu bytes)", c->session->id, qid(c->session),
+			        c->session->config->max_message_size);
+		else
+			log_msg(LOG_ERR, "session=%lu qid=%s cannot keep header %s: %s",
+			        c->session->id, qid(c->session), name, strerror(errno));
+		c->too_big = errno == EFBIG ? 1 : 2;
 	}
 	return quiet(c, SMFIP_NR_HDR);
 }

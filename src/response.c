@@ -294,7 +294,9 @@ static void parse_enhanced(struct json_object *resp, struct verdict *v)
 		v->warning = warn_enhanced_malformed;
 		return;
 	}
-	if (v->reply.status && s[0] != '0' + v->reply.status / 100) {
+	/* A disconnect always goes out as 421, so its code must be of class 4. */
+	if ((v->reply.disconnect && s[0] != '4') ||
+	    (!v->reply.disconnect && v->reply.status && s[0] != '0' + v->reply.status / 100)) {
 		v->warning = warn_enhanced_class;
 		return;
 	}

@@ -130,25 +130,57 @@ void session_drop_last_rcpt(struct session *s)
 	envaddr_clear(&s->rcpts[--s->nrcpts]);
 }
 
-/* session_add_header - append one header as milter passed it */
+/* crlf_copy - a copy of a header value with every bare LF made CRLF (Postfix folds with LF) */
+static char *crlf_copy(const char *value, size_t *len)
+{
+	size_t bare = 0, n = 0;
+	char *out;
+
+	for (const char *p = value; *p; p++)
+		bare += *p == '\n' && (p == value || p[-1] != '\r');
+	*len = strlen(value) + bare;
+	if ((out = malloc(*len + 1)) == NULL)
+		return NULL;
+	for (const char *p = value; *p; p++) {
+		if (*p == '\n' && (p == value || p[-1] != '\r'))
+			out[n++] = '\r';
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* session_add_header - append one header as milter passed it, folding as CRLF */
 int session_add_header(struct session *s, const char *name, const char *value)
 {
-	size_t nlen = strlen(name), vlen = strlen(value);
+	size_t nlen = strlen(name), vlen;
 	size_t room = SIZE_MAX - s->header_bytes;
 	struct header *headers, h;
 
+	if ((h.value = crlf_copy(value, &vlen)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
 	/* "Name: value\r\n": the name, ": ", the value and CRLF, without wrapping. */
 	if (room < 4 || nlen > room - 4 || vlen > room - 4 - nlen) {
+		free(h.value);
 		errno = EOVERFLOW;
 		return -1;
 	}
-	headers = grow(s->headers, &s->headers_cap, s->nheaders, sizeof(*s->headers));
-	if (headers == NULL)
+	/* Headers count against max-message-size as the body does. */
+	if (s->body.limit && s->header_bytes + nlen + vlen + 4 + 2 + s->body.len > s->body.limit) {
+		free(h.value);
+		errno = EFBIG;
 		return -1;
+	}
+	headers = grow(s->headers, &s->headers_cap, s->nheaders, sizeof(*s->headers));
+	if (headers == NULL) {
+		free(h.value);
+		return -1;
+	}
 	s->headers = headers;
 	h.name = strdup(name);
-	h.value = strdup(value);
-	if (h.name == NULL || h.value == NULL) {
+	if (h.name == NULL) {
 		free(h.name);
 		free(h.value);
 		errno = ENOMEM;

@@ -541,6 +541,25 @@ static void test_disconnect_without_status_is_fine(void **state)
 	verdict_free(&v);
 }
 
+/* A disconnect goes out as 421, so a class-4 code survives a 5xx status, a class-5 one not. */
+static void test_disconnect_keeps_class_4_code_whatever_the_status(void **state)
+{
+	struct verdict v;
+
+	parse_ok("{'action':'reject','response':{'status':550,'enhancedStatus':'4.7.1',"
+	         "'disconnect':true}}",
+	         &v);
+	assert_string_equal(v.reply.enhanced, "4.7.1");
+	assert_null(v.warning);
+	verdict_free(&v);
+	parse_ok("{'action':'reject','response':{'status':550,'enhancedStatus':'5.7.1',"
+	         "'disconnect':true}}",
+	         &v);
+	assert_string_equal(v.reply.enhanced, "");
+	assert_non_null(v.warning);
+	verdict_free(&v);
+}
+
 static void test_disconnect_kept_with_discard_and_its_enhanced_code(void **state)
 {
 	struct verdict v;
@@ -1156,6 +1175,7 @@ int main(void)
 	    cmocka_unit_test(test_discard_and_quarantine_keep_only_the_message),
 	    cmocka_unit_test(test_quarantine_without_message_has_no_text),
 	    cmocka_unit_test(test_disconnect_without_status_is_fine),
+	    cmocka_unit_test(test_disconnect_keeps_class_4_code_whatever_the_status),
 	    cmocka_unit_test(test_disconnect_kept_with_discard_and_its_enhanced_code),
 	    cmocka_unit_test(test_bad_response_members_make_non_accept_invalid),
 	    cmocka_unit_test(test_message_may_have_lf_or_crlf_line_breaks),

@@ -338,6 +338,30 @@ static void test_headers_count_against_the_limit(void **state)
 	assert_int_equal(s->body.len, 7);
 }
 
+/* test_lf_folding_is_kept_as_crlf - Postfix folds with LF; requests carry CRLF */
+static void test_lf_folding_is_kept_as_crlf(void **state)
+{
+	struct session *s = *state;
+
+	assert_int_equal(session_add_header(s, "X-Folded", "a\n\tb\r\n c"), 0);
+	assert_string_equal(s->headers[0].value, "a\r\n\tb\r\n c");
+	assert_int_equal(s->header_bytes, strlen("X-Folded: a\r\n\tb\r\n c\r\n"));
+}
+
+/* test_header_over_the_limit_is_efbig_and_not_kept */
+static void test_header_over_the_limit_is_efbig_and_not_kept(void **state)
+{
+	struct session *s = *state;
+
+	s->body.limit = 30;
+	assert_int_equal(session_add_header(s, "Subject", "0123456789"), 0); /* 21 + 2 */
+	errno = 0;
+	assert_int_equal(session_add_header(s, "X", "1234"), -1); /* 23 + 9 > 30 */
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(s->nheaders, 1);
+	assert_int_equal(s->header_bytes, 21);
+}
+
 /* test_end_message_clears_message_keeps_session - the transaction goes, the session stays */
 static void test_end_message_clears_message_keeps_session(void **state)
 {
@@ -496,6 +520,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_body_over_limit_is_efbig_and_unchanged, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_headers_count_against_the_limit, setup, teardown),
+
+	    cmocka_unit_test_setup_teardown(test_lf_folding_is_kept_as_crlf, setup, teardown),
+
+	    cmocka_unit_test_setup_teardown(test_header_over_the_limit_is_efbig_and_not_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_end_message_clears_message_keeps_session, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_modlist_append_moves_and_zeroes, setup, teardown),
