@@ -16,7 +16,7 @@ fi
 
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
-test="libcmocka-dev miltertest swaks postfix valgrind"
+test="libcmocka-dev miltertest swaks postfix valgrind clang-format"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"

@@ -31,7 +31,10 @@ struct buf {
 	size_t limit; /* most bytes len may reach; 0 = no limit */
 };
 
-#define BUF_INIT(lim) {NULL, 0, 0, (lim)}
+#define BUF_INIT(lim)                                                                              \
+	{                                                                                          \
+		NULL, 0, 0, (lim)                                                                  \
+	}
 
 /* buf_append - append len bytes, keeping a NUL after them */
 int buf_append(struct buf *b, const void *data, size_t len);

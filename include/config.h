@@ -48,20 +48,21 @@
 
 /* The SMTP stages a hook can be called at, in the order they happen. */
 enum stage { STAGE_CONNECT, STAGE_EHLO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA };
-#define STAGE_COUNT 5
+#define STAGE_COUNT  5
 #define STAGE_BIT(s) (1u << (unsigned)(s))
 
-#define CONFIG_DEFAULT_PATH SYSCONFDIR "/mtahooks-milter.toml"
+#define CONFIG_DEFAULT_PATH   SYSCONFDIR "/mtahooks-milter.toml"
 #define CONFIG_DEFAULT_LISTEN "unix:/run/mtahooks-milter/mtahooks-milter.sock"
 
 struct hook {
-	char *id;                 /* the "<id>" of [session.hook."<id>"] */
-	int enable;               /* enable = true/false (default true) */
-	char *url;                /* http:// or https:// */
-	unsigned stages;          /* STAGE_BIT()s; default: none (a hook without stages is never called, with a warning) */
-	long timeout_ms;          /* timeout, default 30s */
-	int allow_invalid_certs;  /* default false */
-	char **headers;           /* "Name: value", each checked for CR/LF and ':' */
+	char *id;        /* the "<id>" of [session.hook."<id>"] */
+	int enable;      /* enable = true/false (default true) */
+	char *url;       /* http:// or https:// */
+	unsigned stages; /* STAGE_BIT()s; default: none (a hook without stages is never called, with
+	                    a warning) */
+	long timeout_ms; /* timeout, default 30s */
+	int allow_invalid_certs; /* default false */
+	char **headers;          /* "Name: value", each checked for CR/LF and ':' */
 	size_t nheaders;
 	int tempfail_on_error;    /* options.tempfail-on-error, default true */
 	size_t max_response_size; /* options.max-response-size, default 52428800 */
@@ -70,18 +71,19 @@ struct hook {
 };
 
 struct config {
-	char *path;               /* the file it came from */
-	char *listen;             /* [milter] listen, default CONFIG_DEFAULT_LISTEN */
-	char *server_name;        /* [milter] server-name, NULL: use macro j or the host name */
-	size_t max_message_size;  /* [milter] max-message-size, default 64mb: the most the bridge collects */
-	struct hook *hooks;       /* in file order */
+	char *path;              /* the file it came from */
+	char *listen;            /* [milter] listen, default CONFIG_DEFAULT_LISTEN */
+	char *server_name;       /* [milter] server-name, NULL: use macro j or the host name */
+	size_t max_message_size; /* [milter] max-message-size, default 64mb: the most the bridge
+	                            collects */
+	struct hook *hooks;      /* in file order */
 	size_t nhooks;
-	unsigned stages;          /* union of the stages of enabled hooks */
-	int refs;                 /* private: reference count (atomic) */
+	unsigned stages; /* union of the stages of enabled hooks */
+	int refs;        /* private: reference count (atomic) */
 };
 
 struct config_errors {
-	char **msgs;              /* "FILE:LINE: KEY: message" */
+	char **msgs; /* "FILE:LINE: KEY: message" */
 	size_t count;
 };
 
@@ -96,7 +98,8 @@ void config_errors_free(struct config_errors *errs);
 struct config *config_ref(struct config *cfg);
 /* config_unref - drop a reference, freeing on the last one; NULL is ignored */
 void config_unref(struct config *cfg);
-/* config_set_current - make cfg the daemon's snapshot (takes the caller's reference); NULL clears it */
+/* config_set_current - make cfg the daemon's snapshot (takes the caller's reference); NULL clears
+ * it */
 void config_set_current(struct config *cfg);
 /* config_current - a new reference to the snapshot, NULL before the first set */
 struct config *config_current(void);
@@ -104,7 +107,8 @@ struct config *config_current(void);
 const char *stage_name(enum stage stage);
 /* stage_parse - case-insensitive name to stage: 0 ok, 1 "auth" (valid, never fires), -1 unknown */
 int stage_parse(const char *name, enum stage *stage);
-/* config_check_listen - 0 when listen is unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST */
+/* config_check_listen - 0 when listen is unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST
+ */
 int config_check_listen(const char *listen);
 /* parse_duration - "30s", "500ms", "2m", "1h", "1d", or bare milliseconds: 0 ok, -1 invalid */
 int parse_duration(const char *text, long *ms);

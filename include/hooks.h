@@ -49,8 +49,7 @@ struct request;
 
 /* How a hook is reached: http.c in the daemon, a fake in unit tests. */
 struct transport {
-	void (*post)(void *ctx, const struct hook *h, struct request *req,
-	             struct http_result *res);
+	void (*post)(void *ctx, const struct hook *h, struct request *req, struct http_result *res);
 	void *ctx;
 };
 

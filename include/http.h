@@ -59,12 +59,15 @@ enum http_error {
 
 struct http_result {
 	enum http_error error;
-	long status;        /* HTTP status when error == HTTP_OK */
-	struct buf body;    /* the answer's body, owned */
-	char reason[256];   /* why, when error != HTTP_OK */
+	long status;      /* HTTP status when error == HTTP_OK */
+	struct buf body;  /* the answer's body, owned */
+	char reason[256]; /* why, when error != HTTP_OK */
 };
 
-#define HTTP_RESULT_INIT {HTTP_OK, 0, BUF_INIT(0), ""}
+#define HTTP_RESULT_INIT                                                                           \
+	{                                                                                          \
+		HTTP_OK, 0, BUF_INIT(0), ""                                                        \
+	}
 
 /* http_global_init - libcurl and the shared connection cache, once */
 int http_global_init(void);

@@ -24,8 +24,7 @@
 /* log_init - choose syslog or stderr, and how talkative to be */
 void log_init(int to_stderr, int verbosity);
 /* log_msg - log one line at a syslog priority */
-void log_msg(int priority, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_verbosity - the -v count */
 int log_verbosity(void);
 

@@ -35,9 +35,9 @@
 #include <stddef.h>
 
 #define RESPONSE_ERR_NOT_JSON (-1)
-#define RESPONSE_ERR_INVALID (-2)
+#define RESPONSE_ERR_INVALID  (-2)
 
-#define HEADER_NAME_MAX 997
+#define HEADER_NAME_MAX  997
 #define HEADER_VALUE_MAX 65536
 
 enum action { ACTION_ACCEPT, ACTION_DISCARD, ACTION_REJECT, ACTION_QUARANTINE };
@@ -55,18 +55,18 @@ enum mod_type {
 
 struct modification {
 	enum mod_type type;
-	char *name;           /* header name, or NULL */
-	char *value;          /* address, header value (CRLF folding as received) or body; NUL-terminated */
-	size_t value_len;     /* strlen(value) except for a body, which may hold NUL bytes */
-	char *params;         /* ESMTP parameters "K=V K2" in the order given, NULL when none */
-	unsigned index;       /* as received: insertHeader 0 = top; change/deleteHeader 0 means 1 */
+	char *name;  /* header name, or NULL */
+	char *value; /* address, header value (CRLF folding as received) or body; NUL-terminated */
+	size_t value_len; /* strlen(value) except for a body, which may hold NUL bytes */
+	char *params;     /* ESMTP parameters "K=V K2" in the order given, NULL when none */
+	unsigned index;   /* as received: insertHeader 0 = top; change/deleteHeader 0 means 1 */
 };
 
 struct reply {
-	int status;           /* 0 = none given */
-	char enhanced[16];    /* "5.7.1", or "" when none or dropped */
-	char *text;           /* response.message, may hold line breaks; NULL = none */
-	int disconnect;       /* response.disconnect */
+	int status;        /* 0 = none given */
+	char enhanced[16]; /* "5.7.1", or "" when none or dropped */
+	char *text;        /* response.message, may hold line breaks; NULL = none */
+	int disconnect;    /* response.disconnect */
 };
 
 struct verdict {
@@ -74,12 +74,12 @@ struct verdict {
 	struct reply reply;
 	struct modification *mods;
 	size_t nmods;
-	const char *warning;  /* static text when something was dropped, else NULL */
+	const char *warning; /* static text when something was dropped, else NULL */
 };
 
 /* response_parse - parse and validate a hook's answer */
-int response_parse(long http_status, const char *body, size_t len, struct verdict *v,
-                   char *err, size_t errlen);
+int response_parse(long http_status, const char *body, size_t len, struct verdict *v, char *err,
+                   size_t errlen);
 /* verdict_free - free what a verdict owns and zero it */
 void verdict_free(struct verdict *v);
 /* modification_free - free what one modification owns */

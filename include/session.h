@@ -62,23 +62,23 @@
 struct json_object;
 
 struct envaddr {
-	char *address;               /* without <>; "" for the null sender */
-	struct json_object *params;  /* ESMTP parameters object, NULL when none */
+	char *address;              /* without <>; "" for the null sender */
+	struct json_object *params; /* ESMTP parameters object, NULL when none */
 };
 
 struct header {
 	char *name;
-	char *value;                 /* as milter delivers it: no leading space, folding kept */
+	char *value; /* as milter delivers it: no leading space, folding kept */
 };
 
 struct modlist {
-	struct modification *items;  /* owned; in the order received */
+	struct modification *items; /* owned; in the order received */
 	size_t count, cap;
 };
 
 struct session {
-	struct config *config;       /* reference held for the session's life */
-	unsigned long id;            /* serial number, for log lines */
+	struct config *config; /* reference held for the session's life */
+	unsigned long id;      /* serial number, for log lines */
 
 	/* the connection */
 	char *client_ip;             /* "" for a non-IP (local) connection */
@@ -95,21 +95,22 @@ struct session {
 	char *sasl_method;           /* {auth_type} */
 	int tls;                     /* some TLS macro was seen */
 	char *tls_version, *tls_cipher, *tls_cert_issuer, *tls_cert_subject;
-	long tls_cipher_bits;        /* -1 unknown */
+	long tls_cipher_bits; /* -1 unknown */
 
 	/* the current transaction */
-	int has_from;                /* MAIL FROM seen */
+	int has_from; /* MAIL FROM seen */
 	struct envaddr from;
-	struct envaddr *rcpts;       /* accepted so far, in order */
+	struct envaddr *rcpts; /* accepted so far, in order */
 	size_t nrcpts, rcpts_cap;
-	struct header *headers;      /* in the MTA's order */
+	struct header *headers; /* in the MTA's order */
 	size_t nheaders, headers_cap;
-	size_t header_bytes;         /* "Name: value\r\n" bytes, for message.size */
-	struct buf body;             /* body as received, CRLF line ends; limit max-message-size */
+	size_t header_bytes; /* "Name: value\r\n" bytes, for message.size */
+	struct buf body;     /* body as received, CRLF line ends; limit max-message-size */
 
 	/* decided by hooks, applied at end of message */
 	struct modlist session_mods; /* from connect: every message */
-	struct modlist ehlo_mods;    /* from the last HELO/EHLO (replaced by the next): every message */
+	struct modlist
+	    ehlo_mods; /* from the last HELO/EHLO (replaced by the next): every message */
 	struct modlist message_mods; /* from mail/rcpt/data of this message */
 	int discard_session;         /* discard at connect/ehlo: every message */
 	char *quarantine_session;    /* reason, NULL = none; every message */

@@ -242,8 +242,10 @@ int main(int argc, char **argv)
 	}
 	listen = o.listen ? o.listen : cfg->listen;
 	if (config_check_listen(listen) < 0) {
-		fprintf(stderr, "mtahooks-milter: -p: invalid socket \"%s\" (use unix:/path, local:/path, "
-		        "inet:PORT@HOST or inet6:PORT@HOST)\n", listen);
+		fprintf(stderr,
+		        "mtahooks-milter: -p: invalid socket \"%s\" (use unix:/path, local:/path, "
+		        "inet:PORT@HOST or inet6:PORT@HOST)\n",
+		        listen);
 		config_unref(cfg);
 		return 1;
 	}

@@ -1,4 +1,4 @@
-/* milter.c - the libmilter side: callbacks, negotiation, applying outcomes (see include/milter.h) */
+/* milter.c - libmilter callbacks, negotiation, applying outcomes (see include/milter.h) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -22,7 +22,7 @@
 
 /* Longest reply libmilter takes in smfi_setmlreply, and a body chunk for smfi_replacebody. */
 #define REPLY_LINES_MAX 32
-#define BODY_CHUNK 65535
+#define BODY_CHUNK      65535
 /* How long a stopping daemon waits for open sessions to finish. */
 #define SHUTDOWN_WAIT_SECONDS 30
 
@@ -30,10 +30,10 @@
 struct conn {
 	struct session *session;
 	struct http_client *http;
-	unsigned long actions;   /* SMFIF_* the MTA lets us use */
-	unsigned long noreply;   /* SMFIP_NR_* the MTA agreed to: those events get SMFIS_NOREPLY */
-	int counted;             /* session_ip_enter was called */
-	int too_big;             /* the message passed max-message-size */
+	unsigned long actions; /* SMFIF_* the MTA lets us use */
+	unsigned long noreply; /* SMFIP_NR_* the MTA agreed to: those events get SMFIS_NOREPLY */
+	int counted;           /* session_ip_enter was called */
+	int too_big;           /* the message passed max-message-size */
 };
 
 static atomic_int open_sessions;
@@ -126,7 +126,8 @@ static void xtext_decode(char *s)
 	char *out = s;
 
 	for (const char *in = s; *in; in++) {
-		if (in[0] == '+' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2])) {
+		if (in[0] == '+' && isxdigit((unsigned char)in[1]) &&
+		    isxdigit((unsigned char)in[2])) {
 			char hex[3] = {in[1], in[2], '\0'};
 			unsigned v = (unsigned)strtoul(hex, NULL, 16);
 
@@ -227,15 +228,16 @@ static void set_reply(SMFICTX *ctx, const struct session *s, const struct outcom
 	if (n <= 1)
 		rc = smfi_setreply(ctx, code, (char *)xcode, lines[0][0] ? lines[0] : NULL);
 	else
-		rc = smfi_setmlreply(ctx, code, xcode, lines[0], lines[1], lines[2], lines[3],
-		                     lines[4], lines[5], lines[6], lines[7], lines[8], lines[9],
-		                     lines[10], lines[11], lines[12], lines[13], lines[14], lines[15],
-		                     lines[16], lines[17], lines[18], lines[19], lines[20], lines[21],
-		                     lines[22], lines[23], lines[24], lines[25], lines[26], lines[27],
-		                     lines[28], lines[29], lines[30], lines[31], (char *)NULL);
+		rc = smfi_setmlreply(
+		    ctx, code, xcode, lines[0], lines[1], lines[2], lines[3], lines[4], lines[5],
+		    lines[6], lines[7], lines[8], lines[9], lines[10], lines[11], lines[12],
+		    lines[13], lines[14], lines[15], lines[16], lines[17], lines[18], lines[19],
+		    lines[20], lines[21], lines[22], lines[23], lines[24], lines[25], lines[26],
+		    lines[27], lines[28], lines[29], lines[30], lines[31], (char *)NULL);
 	if (rc != MI_SUCCESS)
-		log_msg(LOG_WARNING, "session=%lu qid=%s the MTA refused reply %s %s; it uses its own",
-		        s->id, qid(s), code, xcode ? xcode : "");
+		log_msg(LOG_WARNING,
+		        "session=%lu qid=%s the MTA refused reply %s %s; it uses its own", s->id,
+		        qid(s), code, xcode ? xcode : "");
 out:
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
@@ -499,11 +501,12 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	if (!c->too_big &&
-	    session_add_header(c->session, name, value ? value : "") < 0) {
+	if (!c->too_big && session_add_header(c->session, name, value ? value : "") < 0) {
 		if (errno == EFBIG)
-			log_msg(LOG_WARNING, "session=%lu qid=%s message larger than max-message-size "
-			        "(%zu bytes)", c->session->id, qid(c->session),
+			log_msg(LOG_WARNING,
+			        "session=%lu qid=%s message larger than max-message-size "
+			        "(%zu bytes)",
+			        c->session->id, qid(c->session),
 			        c->session->config->max_message_size);
 		else
 			log_msg(LOG_ERR, "session=%lu qid=%s cannot keep header %s: %s",
@@ -533,8 +536,10 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *data, size_t len)
 		return SMFIS_TEMPFAIL;
 	if (!c->too_big && session_append_body(c->session, data, len) < 0) {
 		if (errno == EFBIG)
-			log_msg(LOG_WARNING, "session=%lu qid=%s message larger than max-message-size "
-			        "(%zu bytes)", c->session->id, qid(c->session),
+			log_msg(LOG_WARNING,
+			        "session=%lu qid=%s message larger than max-message-size "
+			        "(%zu bytes)",
+			        c->session->id, qid(c->session),
 			        c->session->config->max_message_size);
 		else
 			log_msg(LOG_ERR, "session=%lu qid=%s out of memory collecting the body",
@@ -691,14 +696,17 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 	for (int l = 0; l < 3; l++)
 		for (size_t i = 0; i < lists[l]->count; i++)
 			if (!(c->actions & mod_action(&lists[l]->items[i]))) {
-				log_msg(LOG_ERR, "session=%lu qid=%s the MTA does not allow a hook's "
-				        "modification (action 0x%lx): message tempfailed", s->id, qid(s),
-				        mod_action(&lists[l]->items[i]));
+				log_msg(LOG_ERR,
+				        "session=%lu qid=%s the MTA does not allow a hook's "
+				        "modification (action 0x%lx): message tempfailed",
+				        s->id, qid(s), mod_action(&lists[l]->items[i]));
 				goto fail;
 			}
 	if (reason && !(c->actions & SMFIF_QUARANTINE)) {
-		log_msg(LOG_ERR, "session=%lu qid=%s the MTA does not allow quarantine: message "
-		        "tempfailed", s->id, qid(s));
+		log_msg(LOG_ERR,
+		        "session=%lu qid=%s the MTA does not allow quarantine: message "
+		        "tempfailed",
+		        s->id, qid(s));
 		goto fail;
 	}
 	for (int l = 0; l < 3; l++)
@@ -708,16 +716,19 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 			if (m->type == MOD_REPLACE_CONTENTS && m != body)
 				continue;
 			if (apply_one(ctx, m) != MI_SUCCESS) {
-				log_msg(LOG_ERR, "session=%lu qid=%s the MTA refused modification %zu "
-				        "(%s): message tempfailed", s->id, qid(s), applied + 1,
+				log_msg(LOG_ERR,
+				        "session=%lu qid=%s the MTA refused modification %zu "
+				        "(%s): message tempfailed",
+				        s->id, qid(s), applied + 1,
 				        m->name ? m->name : "envelope/body");
 				goto fail;
 			}
 			applied++;
 		}
 	if (reason && smfi_quarantine(ctx, (char *)reason) != MI_SUCCESS) {
-		log_msg(LOG_ERR, "session=%lu qid=%s the MTA refused quarantine: message tempfailed",
-		        s->id, qid(s));
+		log_msg(LOG_ERR,
+		        "session=%lu qid=%s the MTA refused quarantine: message tempfailed", s->id,
+		        qid(s));
 		goto fail;
 	}
 	log_msg(LOG_INFO, "session=%lu qid=%s accepted, %zu modification(s)%s%s", s->id, qid(s),

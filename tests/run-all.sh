@@ -69,6 +69,7 @@ built=1
 step autoreconf sh -c "cd '$top' && autoreconf -fi" &&
 	step configure sh -c "cd '$build' && '$top/configure' --enable-werror" &&
 	step make sh -c "cd '$build' && make -j2" || built=0
+[ $built = 1 ] && step format-check sh -c "cd '$build' && make format-check"
 
 if [ $built = 1 ]; then
 	# make check fails when a test fails; the per-case counts below say which.

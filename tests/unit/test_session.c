@@ -523,7 +523,8 @@ int main(void)
 
 	    cmocka_unit_test_setup_teardown(test_lf_folding_is_kept_as_crlf, setup, teardown),
 
-	    cmocka_unit_test_setup_teardown(test_header_over_the_limit_is_efbig_and_not_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_over_the_limit_is_efbig_and_not_kept, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_end_message_clears_message_keeps_session, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_modlist_append_moves_and_zeroes, setup, teardown),
