@@ -53,6 +53,7 @@ static int put_context(struct buf *b, const struct session *s, enum stage stage)
 static int put_envaddr(struct buf *b, const struct envaddr *a);
 static int put_envelope(struct buf *b, const struct session *s);
 static int put_headers(struct buf *b, const struct session *s);
+static int is_server_header(const struct session *s);
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 
 /* utf8_valid_prefix - how many bytes at p begin a well-formed UTF-8 sequence; *seq its length */
@@ -392,7 +393,26 @@ static int put_headers(struct buf *b, const struct session *s)
 		    put_string(b, s->headers[i].value) < 0 || put(b, "]") < 0)
 			return -1;
 	}
-	return put(b, "]");
+	if (put(b, "]") < 0)
+		return -1;
+	if (!is_server_header(s))
+		return 0;
+	return put(b, ",\"serverHeaders\":[[") < 0 || put_string(b, s->headers[0].name) < 0 ||
+	               put(b, ",") < 0 || put_string(b, s->headers[0].value) < 0 || put(b, "]]") < 0
+	           ? -1
+	           : 0;
+}
+
+/*
+ * is_server_header - whether the first header is the MTA's own Received line: a
+ * leading Received: that carries this message's queue id. Neither Postfix nor
+ * Sendmail shows a milter that line, so with them serverHeaders is omitted.
+ */
+static int is_server_header(const struct session *s)
+{
+	return s->nheaders > 0 && s->queue_id && s->queue_id[0] &&
+	       strcasecmp(s->headers[0].name, "Received") == 0 &&
+	       strstr(s->headers[0].value, s->queue_id) != NULL;
 }
 
 /* request_new - prepare the request for a stage; NULL on ENOMEM */
@@ -414,7 +434,6 @@ struct request *request_new(const struct session *s, enum stage stage)
 			goto fail;
 	}
 	if (stage == STAGE_DATA) {
-		/* No "serverHeaders": neither Postfix nor Sendmail shows us its Received line. */
 		if (put(&r->head, ",\"message\":{") < 0 || put_headers(&r->head, s) < 0 ||
 		    put(&r->head, ",\"contents\":\"") < 0)
 			goto fail;

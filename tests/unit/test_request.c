@@ -293,6 +293,34 @@ static void test_data_has_context_envelope_message_in_that_order(void **state)
 	fixture_free(f);
 }
 
+/* serverHeaders: only a leading Received carrying the queue id, which MTAs hide from milters */
+static void test_server_headers_only_for_a_leading_received_with_the_queue_id(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct json_object *j, *sh;
+
+	f->s.from.address = "a@example.org";
+	f->s.queue_id = "4QID77";
+	f->headers[0] = (struct header){"Received", "from x by mx (Postfix) with ESMTP id 4QID77"};
+	f->headers[1] = (struct header){"Subject", "s"};
+	f->s.nheaders = 2;
+	j = request_json(&f->s, STAGE_DATA);
+	assert_keys(path(j, "message"), "headers,serverHeaders,contents,size");
+	sh = path(j, "message.serverHeaders");
+	assert_int_equal(json_object_array_length(sh), 1);
+	assert_string_equal(
+	    json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(sh, 0), 0)),
+	    "Received");
+	assert_int_equal(json_object_array_length(path(j, "message.headers")), 2);
+	json_object_put(j);
+
+	f->s.queue_id = "OTHER";
+	j = request_json(&f->s, STAGE_DATA);
+	assert_keys(path(j, "message"), "headers,contents,size");
+	json_object_put(j);
+	fixture_free(f);
+}
+
 static void test_client_members_and_types(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -902,6 +930,7 @@ int main(void)
 	    cmocka_unit_test(test_mail_has_envelope_with_empty_to),
 	    cmocka_unit_test(test_rcpt_lists_recipients_in_order_last_is_current),
 	    cmocka_unit_test(test_data_has_context_envelope_message_in_that_order),
+	    cmocka_unit_test(test_server_headers_only_for_a_leading_received_with_the_queue_id),
 	    cmocka_unit_test(test_client_members_and_types),
 	    cmocka_unit_test(test_non_ip_client_has_empty_ip_and_port_zero),
 	    cmocka_unit_test(test_unknown_ptr_and_helo_are_null),
