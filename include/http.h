@@ -8,6 +8,8 @@
  *	void http_client_free(struct http_client *c);
  *	void http_post(struct http_client *c, const struct hook *h, struct request *req,
  *	               struct http_result *res);
+ *	void http_set_progress(struct http_client *c, void (*fn)(void *), void *arg,
+ *	                       long interval_ms);
  *	void http_result_free(struct http_result *res);
  *	const char *http_error_name(enum http_error e);
  *
@@ -34,6 +36,10 @@
  *	The result tells what happened: error HTTP_OK with the HTTP status and body
  *	(any status: the caller decides what a non-2xx means), or an error kind with
  *	a reason for the log that never holds a secret.
+ *
+ *	http_set_progress makes the client's later posts call fn(arg) every
+ *	interval_ms while they wait for the hook (fn NULL: never), so the caller
+ *	can keep the MTA waiting politely (smfi_progress) during a slow hook.
  *
  * DIAGNOSTICS
  *	http_global_init returns -1 when libcurl cannot start; http_client_new
@@ -80,6 +86,8 @@ void http_client_free(struct http_client *c);
 /* http_post - send req to hook h and collect the answer into res */
 void http_post(struct http_client *c, const struct hook *h, struct request *req,
                struct http_result *res);
+/* http_set_progress - call fn(arg) every interval_ms while a post waits; fn NULL: never */
+void http_set_progress(struct http_client *c, void (*fn)(void *arg), void *arg, long interval_ms);
 /* http_result_free - free the body and reset res for reuse */
 void http_result_free(struct http_result *res);
 /* http_error_name - "connect", "tls", "timeout", "too-large", "other" */

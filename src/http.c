@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include <curl/curl.h>
@@ -49,6 +50,10 @@ struct http_client {
 	int too_large;           /* the write callback refused the body */
 	int no_memory;           /* the write callback could not grow the body */
 	char errbuf[CURL_ERROR_SIZE];
+	void (*progress)(void *); /* called every progress_ms while a post waits, or NULL */
+	void *progress_arg;
+	long progress_ms;
+	struct timespec progress_last; /* when progress was last called (or the post began) */
 };
 
 static CURLSH *http_share;
@@ -146,6 +151,37 @@ void http_global_cleanup(void)
 struct http_client *http_client_new(void)
 {
 	return calloc(1, sizeof(struct http_client));
+}
+
+/* http_set_progress - call fn(arg) every interval_ms while a post waits; fn NULL: never */
+void http_set_progress(struct http_client *c, void (*fn)(void *arg), void *arg, long interval_ms)
+{
+	c->progress = fn;
+	c->progress_arg = arg;
+	c->progress_ms = interval_ms > 0 ? interval_ms : 1000;
+}
+
+/* on_progress - libcurl's transfer-info callback: tell the caller we are still waiting */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct http_client *c = arg;
+	struct timespec now;
+	long elapsed;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (c->progress == NULL || clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return 0;
+	elapsed = (long)(now.tv_sec - c->progress_last.tv_sec) * 1000 +
+	          (now.tv_nsec - c->progress_last.tv_nsec) / 1000000;
+	if (elapsed >= c->progress_ms) {
+		c->progress_last = now;
+		c->progress(c->progress_arg);
+	}
+	return 0;
 }
 
 /* http_client_free - free a client; NULL is ignored */
@@ -445,6 +481,12 @@ static CURLcode post_options(CURL *easy, struct http_client *c, const struct hoo
 	HTTP_SETOPT(rc, easy, CURLOPT_SEEKDATA, req);
 	HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, c);
+	if (c->progress != NULL) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &c->progress_last);
+		HTTP_SETOPT(rc, easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+		HTTP_SETOPT(rc, easy, CURLOPT_XFERINFODATA, c);
+		HTTP_SETOPT(rc, easy, CURLOPT_NOPROGRESS, 0L);
+	}
 	/* One timeout bounds the whole exchange, connecting included. */
 	HTTP_SETOPT(rc, easy, CURLOPT_TIMEOUT_MS, timeout);
 	HTTP_SETOPT(rc, easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
@@ -476,6 +518,8 @@ static CURLcode post_forget(CURL *easy)
 	HTTP_SETOPT(rc, easy, CURLOPT_READDATA, (void *)NULL);
 	HTTP_SETOPT(rc, easy, CURLOPT_SEEKDATA, (void *)NULL);
 	HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, (void *)NULL);
+	HTTP_SETOPT(rc, easy, CURLOPT_NOPROGRESS, 1L);
+	HTTP_SETOPT(rc, easy, CURLOPT_XFERINFODATA, (void *)NULL);
 	HTTP_SETOPT(rc, easy, CURLOPT_USERNAME, (char *)NULL);
 	HTTP_SETOPT(rc, easy, CURLOPT_PASSWORD, (char *)NULL);
 	return rc;

@@ -25,6 +25,11 @@
 #define BODY_CHUNK      65535
 /* How long a stopping daemon waits for open sessions to finish. */
 #define SHUTDOWN_WAIT_SECONDS 30
+/*
+ * How often a slow data hook makes us tell the MTA we are still working (smfi_progress):
+ * each notice restarts Postfix's milter_content_timeout (MTA-NOTES.md).
+ */
+#define PROGRESS_INTERVAL_MS 2000
 
 /* What one MTA connection carries besides its session. */
 struct conn {
@@ -34,6 +39,7 @@ struct conn {
 	unsigned long noreply; /* SMFIP_NR_* the MTA agreed to: those events get SMFIS_NOREPLY */
 	int counted;           /* session_ip_enter was called */
 	int too_big;           /* the message passed max-message-size */
+	SMFICTX *eom_ctx;      /* set while the data hooks run: progress goes to it */
 };
 
 static atomic_int open_sessions;
@@ -265,6 +271,16 @@ static sfsistat to_status(SMFICTX *ctx, struct conn *c, struct outcome *o)
 	return r;
 }
 
+/* keep_mta_waiting - a progress notice, so a slow data hook does not time the MTA out */
+static void keep_mta_waiting(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->eom_ctx && smfi_progress(c->eom_ctx) != MI_SUCCESS)
+		log_msg(LOG_WARNING, "session=%lu qid=%s cannot send a progress notice to the MTA",
+		        c->session->id, qid(c->session));
+}
+
 /* post - the transport hooks.c calls: our session's HTTP client */
 static void post(void *ctx, const struct hook *h, struct request *req, struct http_result *res)
 {
@@ -275,6 +291,7 @@ static void post(void *ctx, const struct hook *h, struct request *req, struct ht
 		snprintf(res->reason, sizeof(res->reason), "out of memory creating an HTTP client");
 		return;
 	}
+	http_set_progress(c->http, c->eom_ctx ? keep_mta_waiting : NULL, c, PROGRESS_INTERVAL_MS);
 	http_post(c->http, h, req, res);
 }
 
@@ -759,7 +776,9 @@ static sfsistat on_eom(SMFICTX *ctx)
 		smfi_setreply(ctx, "451", "4.3.0", "Unable to accept message at this time.");
 		r = SMFIS_TEMPFAIL;
 	} else {
+		c->eom_ctx = ctx;
 		r = run_stage(ctx, c, STAGE_DATA, 0);
+		c->eom_ctx = NULL;
 		if (r == SMFIS_CONTINUE)
 			r = apply_decisions(ctx, c);
 	}

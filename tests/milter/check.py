@@ -45,6 +45,7 @@ CONFIGS = {
     "chain": [("h1", ["mail", "data"], {"timeout": "2s"}, {}),
               ("h2", ["mail", "data"], {"timeout": "2s"}, {})],
     "dataonly": [("h1", ["data"], {"timeout": "2s"}, {})],
+    "slow": [("h1", ["data"], {"timeout": "10s"}, {})],
     "connectonly": [("h1", ["connect"], {"timeout": "2s"}, {})],
     "auth": [("h1", ["auth", "mail"], {"timeout": "2s"}, {})],
     "headers": [("h1", ["connect"], {"timeout": "2s", "headers": ["X-My-Header: my-value",
@@ -953,6 +954,17 @@ def _(ck):
     if eom:
         ck.equal([(c, smtp_text(d)) for c, d in eom.actions("q")], [("q", "Held for review")],
                  "quarantine at end of message")
+        ck.expect(eom.final()[0] in ("a", "c"), "final answer %r" % (eom.final(),))
+
+
+@scenario("progress-slow-data-hook", "a data hook slower than the progress interval (2 s): "
+          "the MTA gets progress notices while it waits, then the hook's answer", "slow",
+          "actions.lua", script(rule(ans("accept", delay=4.5), stage="data")), CASE="accept")
+def _(ck):
+    eom = ck.eom(ck.session(0))
+    if eom:
+        ck.expect(len(eom.actions("p")) >= 1, "no progress notice during a 4.5 s data hook "
+                  "(packets: %r)" % ([c for c, _ in eom.replies],))
         ck.expect(eom.final()[0] in ("a", "c"), "final answer %r" % (eom.final(),))
 
 
