@@ -1,0 +1,429 @@
+# tests/mta/lib.sh - what every MTA driver and scenario shares (sourced by run.sh)
+# shellcheck shell=bash disable=SC2034,SC2154
+#
+# TAP output, bounded waits, free ports, and the three helpers around the MTA:
+# the scripted hook server (tests/lib/hookserver.py), the bridge under test
+# (mtahooks-milter) and the capture server (tests/mta/capture.py) that stands
+# in for the next hop. A driver (postfix.sh, later sendmail.sh) starts the MTA
+# itself; scenarios.sh only calls the functions below and the driver's mta_*.
+#
+# Variables set here and used by scenarios:
+#   MT_TMP       private work directory (mktemp -d), removed at exit
+#   HOOK_PORT    the hook server's port;  HOOK_URL its URL
+#   CAPTURE_DIR  where capture.py stores NNNN.eml + NNNN.json
+#   BRIDGE_SOCK  the bridge's unix socket
+#   SWAKS_OUT    transcript of the last `send`; SWAKS_RC its exit status
+#
+# Scenario results: a scenario calls expect*/fail, which collect failure
+# messages; tap_result then prints "ok"/"not ok" and the messages as "# ".
+
+MT_TAP_N=0
+MT_TAP_FAILED=0
+MT_FAILS=()
+MT_PIDS=()
+MT_REC_OFF=0
+
+# ---- TAP -------------------------------------------------------------------
+
+# tap_plan - print the plan line
+tap_plan() {
+	echo "1..$1"
+}
+
+# diag - print a TAP comment, one per line of its arguments
+diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+# fail - record a failure of the running scenario
+fail() {
+	MT_FAILS+=("$*")
+}
+
+# tap_begin - start a scenario: forget earlier failures, mark the hook record
+tap_begin() {
+	MT_FAILS=()
+	hook_mark
+}
+
+# tap_result - print the result line of the scenario that just ran
+tap_result() {
+	local name=$1 msg
+	MT_TAP_N=$((MT_TAP_N + 1))
+	if [ ${#MT_FAILS[@]} -eq 0 ]; then
+		echo "ok $MT_TAP_N - $name"
+		return 0
+	fi
+	MT_TAP_FAILED=$((MT_TAP_FAILED + 1))
+	echo "not ok $MT_TAP_N - $name"
+	for msg in "${MT_FAILS[@]}"; do
+		diag "$msg"
+	done
+	return 1
+}
+
+# tap_skip - print a skipped result line
+tap_skip() {
+	MT_TAP_N=$((MT_TAP_N + 1))
+	echo "ok $MT_TAP_N - $1 # SKIP $2"
+}
+
+# run_scenario - run one scenario function and print its TAP line
+#   A scenario that cannot run here sets MT_SKIP to the reason. A bridge that
+#   died during the scenario fails it and is started again for the next one.
+run_scenario() {
+	local name=$1 fn=$2
+	MT_SKIP=
+	tap_begin
+	"$fn"
+	if [ -n "$MT_SKIP" ]; then
+		tap_skip "$name" "$MT_SKIP"
+		return 0
+	fi
+	if [ -n "$BRIDGE_PID" ] && ! kill -0 "$BRIDGE_PID" 2>/dev/null; then
+		fail "the bridge died; its log ends with: $(tail -5 "$BRIDGE_LOG" | tr '\n' '|')"
+		bridge_start "$BRIDGE_MAIN_CONFIG" >/dev/null
+	fi
+	tap_result "$name"
+}
+
+# bail_out - give up the whole run (setup failed)
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# ---- assertions (they never exit; they record) -------------------------------
+
+# expect - actual equals expected
+expect() {
+	local what=$1 got=$2 want=$3
+	[ "$got" = "$want" ] || fail "$what: got '$got', want '$want'"
+}
+
+# expect_match - actual matches an extended regular expression
+expect_match() {
+	local what=$1 got=$2 re=$3
+	printf '%s' "$got" | grep -Eq -- "$re" || fail "$what: got '$got', want /$re/"
+}
+
+# expect_cmp - two files are byte-identical (diagnostic shows both, escaped)
+expect_cmp() {
+	local what=$1 got=$2 want=$3
+	cmp -s "$got" "$want" && return 0
+	fail "$what: bytes differ; got $(mt_escape "$got"), want $(mt_escape "$want")"
+}
+
+# mt_escape - a file's bytes as one printable line (first 300 bytes)
+mt_escape() {
+	head -c 300 "$1" 2>/dev/null | od -An -c | tr -s ' \n' ' '
+}
+
+# ---- processes, ports, waits ---------------------------------------------------
+
+# mt_track - remember a PID so cleanup kills it (only what we started)
+mt_track() {
+	MT_PIDS+=("$1")
+}
+
+# mt_kill - stop one PID we started: TERM, bounded wait, then KILL
+mt_kill() {
+	local pid=$1 _
+	[ -n "$pid" ] || return 0
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# wait_for - poll a command every 0.1 s until it succeeds or SECONDS pass
+wait_for() {
+	local seconds=$1 _
+	shift
+	for _ in $(seq $((seconds * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# free_port - a TCP port nobody listens on at the moment, on ADDR
+free_port() {
+	"$PYTHON3" - "${1:-127.0.0.1}" <<'EOF'
+import socket, sys
+addr = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+s.bind((addr, 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+# have_ipv6 - the ::1 loopback can be bound
+have_ipv6() {
+	"$PYTHON3" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null
+}
+
+# mt_setup - the private work directory, reachable by the MTA's unprivileged user
+mt_setup() {
+	MT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mtahooks-mta.XXXXXX") || bail_out "mktemp failed"
+	chmod 755 "$MT_TMP"
+	mkdir -p "$MT_TMP/msg" "$MT_TMP/swaks" "$MT_TMP/hook" "$MT_TMP/capture" "$MT_TMP/bridge"
+	chmod 755 "$MT_TMP/bridge"
+}
+
+# mt_cleanup - stop everything we started (trap on EXIT); keep files on request
+mt_cleanup() {
+	local pid
+	type mta_stop >/dev/null 2>&1 && mta_stop
+	for pid in "${MT_PIDS[@]}"; do
+		mt_kill "$pid"
+	done
+	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
+		if [ -n "$MTA_TEST_KEEP" ]; then
+			echo "# kept $MT_TMP"
+		else
+			rm -rf "$MT_TMP"
+		fi
+	fi
+}
+
+# ---- the hook server -----------------------------------------------------------
+
+# hooks_start - start tests/lib/hookserver.py; sets HOOK_PORT, HOOK_URL
+hooks_start() {
+	local dir=$MT_TMP/hook
+	HOOK_SCRIPT=$dir/script.json
+	HOOK_RECORD=$dir/record.jsonl
+	hook_script '{"default": {"json": {"action": "accept"}}}'
+	"$PYTHON3" "$top_srcdir/tests/lib/hookserver.py" --port-file "$dir/port" \
+		--script "$HOOK_SCRIPT" --record "$HOOK_RECORD" --listen 127.0.0.1 \
+		>"$dir/server.log" 2>&1 &
+	HOOK_PID=$!
+	mt_track "$HOOK_PID"
+	wait_for 10 test -s "$dir/port" || return 1
+	HOOK_PORT=$(cat "$dir/port")
+	HOOK_URL="http://127.0.0.1:$HOOK_PORT/hook"
+}
+
+# hook_script - replace the hook server's script (it re-reads it per request)
+hook_script() {
+	printf '%s\n' "$1" >"$HOOK_SCRIPT.tmp" && mv "$HOOK_SCRIPT.tmp" "$HOOK_SCRIPT"
+}
+
+# hook_mark - from now on, rec/stages see only requests made after this point
+hook_mark() {
+	MT_REC_OFF=$(stat -c %s "$HOOK_RECORD" 2>/dev/null || echo 0)
+}
+
+# rec - a value of a request recorded since hook_mark (see query.py)
+rec() {
+	"$PYTHON3" "$MT_QUERY" rec "$HOOK_RECORD" "$MT_REC_OFF" "$1" "$2"
+}
+
+# rec_stages - the stages of the requests since hook_mark, space separated
+rec_stages() {
+	"$PYTHON3" "$MT_QUERY" stages "$HOOK_RECORD" "$MT_REC_OFF"
+}
+
+# ---- the capture server --------------------------------------------------------
+
+# capture_start - start the next-hop SMTP sink; sets CAPTURE_PORT, CAPTURE_DIR
+capture_start() {
+	CAPTURE_DIR=$MT_TMP/capture
+	"$PYTHON3" "$MT_DIR/capture.py" --dir "$CAPTURE_DIR" --port-file "$MT_TMP/capture.port" \
+		>"$MT_TMP/capture.log" 2>&1 &
+	CAPTURE_PID=$!
+	mt_track "$CAPTURE_PID"
+	wait_for 10 test -s "$MT_TMP/capture.port" || return 1
+	CAPTURE_PORT=$(cat "$MT_TMP/capture.port")
+}
+
+# capture_count - number of complete messages captured
+capture_count() {
+	find "$CAPTURE_DIR" -maxdepth 1 -name '[0-9]*.json' | wc -l
+}
+
+# capture_files - the .eml files, oldest first
+capture_files() {
+	find "$CAPTURE_DIR" -maxdepth 1 -name '[0-9]*.eml' | sort
+}
+
+# capture_clear - forget captured messages (call only when the MTA is idle)
+capture_clear() {
+	find "$CAPTURE_DIR" -maxdepth 1 -name '[0-9]*.*' -delete
+}
+
+# capture_env - a value of the envelope of captured message FILE.eml
+capture_env() {
+	"$PYTHON3" "$MT_QUERY" file "${1%.eml}.json" "$2"
+}
+
+# mail - a value of the parsed delivered message (see query.py)
+mail() {
+	"$PYTHON3" "$MT_QUERY" mail "$1" "$2"
+}
+
+# mail_named - the header lines named NAME of a delivered message, as JSON
+mail_named() {
+	"$PYTHON3" "$MT_QUERY" named "$1" "$2"
+}
+
+# ---- the bridge ----------------------------------------------------------------
+
+# bridge_config - write a configuration with one hook "t"; prints its path
+#   bridge_config NAME URL STAGES TEMPFAIL   (STAGES: TOML array text)
+bridge_config() {
+	local file=$MT_TMP/bridge/$1.toml
+	cat >"$file" <<EOF
+# written by tests/mta/lib.sh
+[milter]
+listen = "unix:$BRIDGE_SOCK"
+
+[session.hook."t"]
+enable = true
+url = "$2"
+stages = $3
+timeout = "10s"
+headers = ["X-Test-Run: mta"]
+
+[session.hook."t".options]
+tempfail-on-error = $4
+EOF
+	echo "$file"
+}
+
+# bridge_start - run mtahooks-milter in the foreground with CONFIG; wait until ready
+bridge_start() {
+	local config=$1
+	BRIDGE_LOG=$MT_TMP/bridge/bridge.log
+	echo "=== bridge_start $config" >>"$BRIDGE_LOG"
+	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
+	"$BRIDGE" -f -c "$config" -p "unix:$BRIDGE_SOCK" -v -v 2>>"$BRIDGE_LOG" &
+	BRIDGE_PID=$!
+	mt_track "$BRIDGE_PID"
+	if ! wait_for 10 bridge_ready; then
+		diag "bridge did not come up; its log:"
+		diag "$(tail -20 "$BRIDGE_LOG")"
+		return 1
+	fi
+	# The MTA's unprivileged user must be able to connect: the directory is
+	# 0755 and private to this run, so the socket may be writable by all.
+	chmod 0666 "$BRIDGE_SOCK"
+}
+
+# bridge_ready - the bridge is alive, has said it listens, and the socket exists
+bridge_ready() {
+	kill -0 "$BRIDGE_PID" 2>/dev/null || return 1
+	[ -S "$BRIDGE_SOCK" ] || return 1
+	tail -c "+$((BRIDGE_LOG_OFF + 1))" "$BRIDGE_LOG" | grep -q "listening on"
+}
+
+# bridge_stop - stop the bridge we started (SIGTERM lets sessions finish)
+bridge_stop() {
+	mt_kill "$BRIDGE_PID"
+	BRIDGE_PID=
+}
+
+# bridge_alive - fail the scenario if the bridge died
+bridge_alive() {
+	kill -0 "$BRIDGE_PID" 2>/dev/null && return 0
+	fail "the bridge is not running any more; its log ends with: $(tail -5 "$BRIDGE_LOG")"
+	return 1
+}
+
+# ---- messages and SMTP --------------------------------------------------------
+
+# make_message - write $MT_TMP/msg/NAME.eml (exact bytes) and NAME.data (for swaks)
+#   make_message NAME FROM TO SUBJECT BODY [HEADER...]
+# BODY and each extra HEADER line go through printf %b (\r \n \t \xHH escapes);
+# lines end in CRLF. Every header a submission needs is present, so the MTA
+# adds none of its own and the message it passes on stays comparable.
+make_message() {
+	local name=$1 from=$2 to=$3 subject=$4 body=$5 h eml=$MT_TMP/msg/$1.eml
+	shift 5
+	{
+		printf 'Date: Fri, 21 Nov 2025 10:00:00 +0000\r\n'
+		printf 'From: %s\r\n' "$from"
+		printf 'To: %s\r\n' "$to"
+		printf 'Subject: %s\r\n' "$subject"
+		printf 'Message-ID: <%s.%s@mtahooks.test>\r\n' "$name" "$$"
+		for h in "$@"; do
+			printf '%b\r\n' "$h"
+		done
+		printf '\r\n'
+		printf '%b' "$body"
+	} >"$eml"
+	"$PYTHON3" "$MT_QUERY" wire "$eml" "$MT_TMP/msg/$name.data"
+}
+
+# msg_body - write the body part of message NAME to FILE
+msg_body() {
+	"$PYTHON3" "$MT_QUERY" body "$MT_TMP/msg/$1.eml" >"$2"
+}
+
+# send - deliver message NAME through the MTA with swaks; extra args go to swaks
+#   Sets SWAKS_OUT (the transcript file) and SWAKS_RC.
+send() {
+	local name=$1
+	shift
+	SWAKS_OUT=$MT_TMP/swaks/$name.out
+	swaks --server "${SEND_SERVER:-127.0.0.1}" --port "${SEND_PORT:-$MTA_PORT}" \
+		--timeout 60 --ehlo client.mtahooks.test \
+		--data "@$MT_TMP/msg/$name.data" --no-data-fixup "$@" >"$SWAKS_OUT" 2>&1
+	SWAKS_RC=$?
+}
+
+# replies - the server replies in the last swaks transcript, one per line
+replies() {
+	sed -n 's/^<[-*~][-*~ ]* //p' "$SWAKS_OUT"
+}
+
+# expect_reply - some server reply in the transcript matches the regex exactly
+expect_reply() {
+	local what=$1 re=$2
+	replies | grep -Eq -- "^($re)\$" && return 0
+	fail "$what: no reply matches /^$re\$/; swaks saw: $(replies | tr '\n' '|')"
+}
+
+# expect_no_reply - no server reply matches the regex
+expect_no_reply() {
+	local what=$1 re=$2
+	replies | grep -Eq -- "^($re)\$" || return 0
+	fail "$what: unexpected reply /^$re\$/; swaks saw: $(replies | tr '\n' '|')"
+}
+
+# ---- delivery ------------------------------------------------------------------
+
+# delivered - wait until N messages were captured and the MTA is idle
+delivered() {
+	local n=$1
+	if ! wait_for 20 capture_has "$n"; then
+		fail "expected $n delivered message(s), captured $(capture_count); queue: $(mta_queue_summary)"
+		return 1
+	fi
+	mta_wait_idle || fail "the MTA queue did not drain: $(mta_queue_summary)"
+	[ "$(capture_count)" -eq "$n" ] || fail "expected $n delivered message(s), captured $(capture_count)"
+}
+
+# capture_has - at least N messages were captured
+capture_has() {
+	[ "$(capture_count)" -ge "$1" ]
+}
+
+# nothing_delivered - once the MTA is idle, nothing was captured
+nothing_delivered() {
+	mta_wait_idle || fail "the MTA queue did not drain: $(mta_queue_summary)"
+	[ "$(capture_count)" -eq 0 ] || fail "expected no delivery, captured $(capture_count)"
+}
+
+# fresh - the start of every sending scenario: MTA idle, capture empty
+fresh() {
+	mta_wait_idle || fail "the MTA queue was not idle before the scenario: $(mta_queue_summary)"
+	capture_clear
+}

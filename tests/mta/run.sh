@@ -1,0 +1,71 @@
+#!/bin/bash
+# tests/mta/run.sh - end-to-end tests of mtahooks-milter through a real MTA, as TAP
+#
+#   top_srcdir=... top_builddir=... PYTHON3=python3 tests/mta/run.sh
+#
+# Starts, all on loopback and under one temporary directory: the scripted hook
+# server, the bridge (top_builddir/src/mtahooks-milter), a capture server for
+# delivered mail and a private MTA (driver tests/mta/$MTA.sh, default postfix)
+# with the bridge as its milter; runs tests/mta/scenarios.sh; stops it all.
+# Needs root (the MTA's master runs as root) and swaks; without them the run
+# is skipped. MTA_TEST_KEEP=1 keeps the temporary directory for inspection;
+# MTA_TESTS="sc_accept sc_quarantine ..." runs only those scenarios.
+# Exit status 0 iff every test passed.
+
+MT_DIR=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$MT_DIR/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir/build}"
+: "${PYTHON3:=python3}"
+: "${MTA:=postfix}"
+export top_srcdir top_builddir PYTHON3
+MT_QUERY=$MT_DIR/query.py
+BRIDGE=$top_builddir/src/mtahooks-milter
+export LC_ALL=C
+
+# shellcheck source=lib.sh
+. "$MT_DIR/lib.sh"
+# shellcheck source=postfix.sh
+. "$MT_DIR/$MTA.sh"
+# shellcheck source=scenarios.sh
+. "$MT_DIR/scenarios.sh"
+
+# Reasons to skip: this machine cannot run the MTA at all.
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root to start a private $MTA"
+	exit 0
+fi
+command -v swaks >/dev/null 2>&1 || { echo "1..0 # SKIP swaks is not installed"; exit 0; }
+command -v "$PYTHON3" >/dev/null 2>&1 || { echo "1..0 # SKIP $PYTHON3 not found"; exit 0; }
+if ! why=$(mta_check); then
+	echo "1..0 # SKIP $why"
+	exit 0
+fi
+
+# Reasons to fail: what this source tree should have provided.
+[ -x "$BRIDGE" ] || bail_out "$BRIDGE is not built"
+[ -f "$top_srcdir/tests/lib/hookserver.py" ] || bail_out "tests/lib/hookserver.py is missing"
+
+if [ -n "$MTA_TESTS" ]; then
+	selected=()
+	for entry in "${SCENARIOS[@]}"; do
+		case " $MTA_TESTS " in *" ${entry%%|*} "*) selected+=("$entry") ;; esac
+	done
+	SCENARIOS=("${selected[@]}")
+fi
+tap_plan ${#SCENARIOS[@]}
+trap mt_cleanup EXIT
+trap 'exit 130' INT TERM
+
+mt_setup
+BRIDGE_SOCK=$MT_TMP/bridge/milter.sock
+hooks_start || bail_out "the hook server did not start: $(cat "$MT_TMP/hook/server.log")"
+capture_start || bail_out "the capture server did not start: $(cat "$MT_TMP/capture.log")"
+BRIDGE_MAIN_CONFIG=$(bridge_config main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true)
+bridge_start "$BRIDGE_MAIN_CONFIG" || bail_out "the bridge did not start"
+mta_start || bail_out "$(mta_name) did not start"
+
+for entry in "${SCENARIOS[@]}"; do
+	run_scenario "$(mta_name): ${entry#*|}" "${entry%%|*}"
+done
+
+[ "$MT_TAP_N" -eq "${#SCENARIOS[@]}" ] && [ "$MT_TAP_FAILED" -eq 0 ]

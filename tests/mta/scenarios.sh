@@ -1,0 +1,651 @@
+# tests/mta/scenarios.sh - the end-to-end scenarios, the same for every MTA (sourced by run.sh)
+# shellcheck shell=bash disable=SC2034,SC2153
+#
+# Each scenario sends mail through the MTA with swaks, with the hook server
+# scripted to answer in one way, and checks three things: the SMTP replies the
+# client saw, the hook requests the bridge made (PROTOCOL.md section 2), and
+# what the MTA delivered to the capture server or held.
+#
+# SCENARIOS lists "function|name" in run order; run.sh plans one TAP line each.
+# Scenarios call only lib.sh and the driver's mta_* functions.
+
+SC_FROM=sender@client.mtahooks.test
+SC_DOM=dest.mtahooks.test
+SC_EHLO=client.mtahooks.test
+
+# swaks writes "MAIL FROM:<%s>" and "RCPT TO:<%s>" and has no option for ESMTP
+# parameters, so they ride inside the address: the closing ">" swaks appends
+# ends up after the last parameter, which is therefore one whose value may end
+# in "<>" (ENVID and ORCPT are xtext, where "<" and ">" are plain characters).
+SC_FROM_8BIT="$SC_FROM> BODY=8BITMIME ENVID=e<"
+
+SCENARIOS=(
+	"sc_config|the MTA accepts the configuration with contrib's milter lines"
+	"sc_accept|accept at every stage: delivered, body byte-identical, stages in order"
+	"sc_fields_connect|request at connect: client, server, protocol; nothing else yet"
+	"sc_fields_ehlo|request at ehlo: client.ehlo and client.helo"
+	"sc_fields_mail|request at mail: envelope.from with SIZE number, BODY and ENVID"
+	"sc_fields_rcpt|request at rcpt: envelope.to with NOTIFY and ORCPT"
+	"sc_fields_data|request at data: queue.id, headers as pairs, contents in CRLF, size"
+	"sc_sasl|XCLIENT LOGIN shows as sasl.login from mail on"
+	"sc_reject_rcpt|reject 5xx at rcpt: custom code, enhanced code and text"
+	"sc_reject_data|reject 5xx at data (enhanced_status spelling): nothing delivered"
+	"sc_tempfail_mail|reject 4xx at mail: 4xx reply, nothing delivered"
+	"sc_reject_one_rcpt|reject one recipient of two: only the other delivered"
+	"sc_reject_default|reject without a response: the MTA's own 5xx"
+	"sc_reply_multiline|reject with a text of several lines: a multi-line reply"
+	"sc_reply_percent|reject with a % in the text: shown as it was written"
+	"sc_discard_data|discard at data: client sees 250, nothing delivered"
+	"sc_discard_mail|discard at mail: client sees 250, nothing delivered"
+	"sc_discard_connect|discard at connect: client sees 250, nothing delivered"
+	"sc_quarantine|quarantine: message held, with the hook's header"
+	"sc_disconnect|disconnect: 421 with the text, connection closed"
+	"sc_mod_changefrom|changeFrom: new envelope sender at the next hop, ENVID kept"
+	"sc_mod_addrcpt|addRecipient and addRcpt: extra recipients delivered"
+	"sc_mod_delrcpt|deleteRecipient: that recipient not delivered"
+	"sc_mod_replace|replaceContents: new body delivered"
+	"sc_mod_addheader|addHeader: appended, folding as CRLF + tab"
+	"sc_mod_insert0|insertHeader index 0: above the MTA's Received line"
+	"sc_mod_insert1|insertHeader index 1: just below the MTA's Received line"
+	"sc_mod_changeheader|changeHeader: by name and occurrence"
+	"sc_mod_deleteheader|deleteHeader: by name and occurrence (0 means 1)"
+	"sc_non_utf8|non-UTF-8 body: delivered byte-identical, U+FFFD in the request"
+	"sc_ipv6|IPv6 client: client.ip ::1"
+	"sc_error_tempfail|unreachable hook, tempfail-on-error true: 451 4.3.5"
+	"sc_error_accept|unreachable hook, tempfail-on-error false: delivered"
+	"sc_bridge_down|bridge not running: the MTA defers (milter_default_action)"
+)
+
+# sc_accept_all - the hook script that accepts everything
+sc_accept_all() {
+	hook_script '{"default": {"json": {"action": "accept"}}}'
+}
+
+# sc_at_data - a script answering JSON at the data stage, accepting elsewhere
+sc_at_data() {
+	hook_script "{\"rules\": [{\"when\": {\"stage\": \"data\"}, \"json\": $1}],
+		\"default\": {\"json\": {\"action\": \"accept\"}}}"
+}
+
+# sc_queued - the last transaction ended with the MTA's "queued" reply; sets SC_QID
+sc_queued() {
+	SC_QID=$(mta_qid_from_transcript)
+	[ -n "$SC_QID" ] || fail "no queue id in the final reply; swaks saw: $(replies | tr '\n' '|')"
+}
+
+# sc_one_delivered - exactly one message delivered; sets SC_EML to its .eml path
+sc_one_delivered() {
+	SC_EML=
+	delivered 1 || return 1
+	SC_EML=$(capture_files | head -1)
+}
+
+# sc_expect_queue - context.queue at STAGE: an id where the MTA has one, else absent
+sc_expect_queue() {
+	if mta_qid_at "$1"; then
+		expect_match "context.queue at $1" "$2" '^\{"id":"[0-9A-Za-z]+"\}$'
+	else
+		expect "context.queue at $1 (the MTA has no id yet)" "$2" ABSENT
+	fi
+}
+
+# sc_same_body - the delivered body equals the body of message NAME, byte for byte
+sc_same_body() {
+	local name=$1 eml=$2
+	msg_body "$name" "$MT_TMP/msg/$name.want-body"
+	"$PYTHON3" "$MT_QUERY" body "$eml" >"$MT_TMP/msg/$name.got-body"
+	expect_cmp "delivered body" "$MT_TMP/msg/$name.got-body" "$MT_TMP/msg/$name.want-body"
+}
+
+# ---- the configuration ---------------------------------------------------------
+
+sc_config() {
+	local out
+	out=$(mta_config_check)
+	[ -z "$out" ] || fail "the MTA complains about its configuration: $out"
+}
+
+# ---- accept and the request fields ------------------------------------------------
+
+sc_accept() {
+	local eml
+	fresh
+	sc_accept_all
+	make_message accept "$SC_FROM" "accept@$SC_DOM" "accept" \
+		'Hello,\r\nthis is line two.\r\n.a line with a leading dot\r\n\r\n  indented last line\r\n'
+	send accept --from "$SC_FROM" --to "accept@$SC_DOM"
+	expect "swaks exit status" "$SWAKS_RC" 0
+	sc_queued
+	expect "hook stages" "$(rec_stages)" "connect ehlo mail rcpt data"
+	expect "request path" "$(rec connect @path)" '"/hook"'
+	expect_match "request content type" "$(rec data @headers.content-type)" '^"application/json'
+	expect "configured extra header" "$(rec mail @headers.x-test-run)" '"mta"'
+	expect "envelope.from.parameters without any" "$(rec mail envelope.from.parameters)" ABSENT
+	expect "envelope.to.0.parameters without any" "$(rec rcpt envelope.to.0.parameters)" ABSENT
+	sc_one_delivered || return
+	eml=$SC_EML
+	sc_same_body accept "$eml"
+	expect "next hop MAIL FROM" "$(capture_env "$eml" from)" "\"$SC_FROM\""
+	expect "next hop RCPT TO" "$(capture_env "$eml" rcpts)" "[\"accept@$SC_DOM\"]"
+	bridge_alive
+}
+
+# One transaction feeds the five field scenarios; each reads its own stage.
+SC_FIELDS_OFF=
+SC_FIELDS_LPORT=
+SC_FIELDS_QID=
+
+# sc_fields_send - send the message whose requests the field scenarios inspect
+sc_fields_send() {
+	fresh
+	sc_accept_all
+	SC_FIELDS_OFF=$MT_REC_OFF
+	SC_FIELDS_LPORT=$(free_port 127.0.0.1)
+	make_message fields "$SC_FROM" "fields@$SC_DOM" "fields" \
+		'Body line one\r\nline two, UTF-8: caf\xc3\xa9\r\n' \
+		'X-Folded: first part\r\n\tsecond part'
+	send fields --from "$SC_FROM> SIZE=1234 BODY=8BITMIME ENVID=e<" \
+		--to "fields@$SC_DOM> NOTIFY=SUCCESS ORCPT=rfc822;x<" \
+		--local-interface 127.0.0.1 --local-port "$SC_FIELDS_LPORT"
+	sc_queued
+	SC_FIELDS_QID=$SC_QID
+	delivered 1
+}
+
+sc_fields_connect() {
+	local name want_ptr
+	sc_fields_send
+	expect "stages" "$(rec_stages)" "connect ehlo mail rcpt data"
+	expect "context.stage" "$(rec connect context.stage)" '"connect"'
+	expect "client.ip" "$(rec connect context.client.ip)" '"127.0.0.1"'
+	expect "client.port (swaks' local port)" "$(rec connect context.client.port)" "$SC_FIELDS_LPORT"
+	name=$(mta_client_name)
+	want_ptr="\"$name\""
+	[ "$name" = unknown ] && want_ptr=null
+	expect "client.ptr (the MTA's client name '$name')" "$(rec connect context.client.ptr)" "$want_ptr"
+	expect "client.ehlo before EHLO" "$(rec connect context.client.ehlo)" null
+	expect_match "client.activeConnections" "$(rec connect context.client.activeConnections)" '^[1-9][0-9]*$'
+	expect "server.name" "$(rec connect context.server.name)" "\"$MTA_HOSTNAME\""
+	expect "server.port" "$(rec connect context.server.port)" "$MTA_PORT"
+	expect "server.ip" "$(rec connect context.server.ip)" '"127.0.0.1"'
+	expect "protocol.version" "$(rec connect context.protocol.version)" 1
+	expect "sasl without authentication" "$(rec connect context.sasl)" ABSENT
+	expect "tls without STARTTLS" "$(rec connect context.tls)" ABSENT
+	sc_expect_queue connect "$(rec connect context.queue)"
+	expect "envelope at connect" "$(rec connect envelope)" ABSENT
+	expect "message at connect" "$(rec connect message)" ABSENT
+}
+
+# sc_fields_use - look at the requests of the fields transaction (send it if needed)
+sc_fields_use() {
+	[ -n "$SC_FIELDS_OFF" ] || sc_fields_send
+	MT_REC_OFF=$SC_FIELDS_OFF
+}
+
+sc_fields_ehlo() {
+	sc_fields_use
+	expect "context.stage" "$(rec ehlo context.stage)" '"ehlo"'
+	expect "client.ehlo" "$(rec ehlo context.client.ehlo)" "\"$SC_EHLO\""
+	expect "client.helo" "$(rec ehlo context.client.helo)" "\"$SC_EHLO\""
+	expect "client.ip" "$(rec ehlo context.client.ip)" '"127.0.0.1"'
+	expect "client.port" "$(rec ehlo context.client.port)" "$SC_FIELDS_LPORT"
+	expect "server.port" "$(rec ehlo context.server.port)" "$MTA_PORT"
+	expect "envelope at ehlo" "$(rec ehlo envelope)" ABSENT
+	expect "message at ehlo" "$(rec ehlo message)" ABSENT
+}
+
+sc_fields_mail() {
+	sc_fields_use
+	expect "envelope.from.address" "$(rec mail envelope.from.address)" "\"$SC_FROM\""
+	expect "envelope.from.parameters" "$(rec mail envelope.from.parameters)" \
+		'{"body":"8BITMIME","envid":"e<>","size":1234}'
+	expect "envelope.to before any RCPT" "$(rec mail envelope.to)" '[]'
+	expect "client.ehlo still known" "$(rec mail context.client.ehlo)" "\"$SC_EHLO\""
+	sc_expect_queue mail "$(rec mail context.queue)"
+	expect "message at mail" "$(rec mail message)" ABSENT
+}
+
+sc_fields_rcpt() {
+	sc_fields_use
+	expect "envelope.to" "$(rec rcpt envelope.to)" \
+		"[{\"address\":\"fields@$SC_DOM\",\"parameters\":{\"notify\":\"SUCCESS\",\"orcpt\":\"rfc822;x<>\"}}]"
+	expect "envelope.from.address" "$(rec rcpt envelope.from.address)" "\"$SC_FROM\""
+	expect "message at rcpt" "$(rec rcpt message)" ABSENT
+}
+
+sc_fields_data() {
+	local size
+	sc_fields_use
+	size=$(stat -c %s "$MT_TMP/msg/fields.eml")
+	expect "queue.id (the id in the MTA's reply)" "$(rec data context.queue.id)" "\"$SC_FIELDS_QID\""
+	expect "envelope.to" "$(rec data envelope.to.#)" 1
+	expect "message.headers" "$(rec data message.headers)" \
+		"[[\"Date\",\"Fri, 21 Nov 2025 10:00:00 +0000\"],[\"From\",\"$SC_FROM\"],[\"To\",\"fields@$SC_DOM\"],[\"Subject\",\"fields\"],[\"Message-ID\",\"<fields.$$@mtahooks.test>\"],[\"X-Folded\",\"first part\\r\\n\\tsecond part\"]]"
+	expect "message.contents" "$(rec data message.contents)" \
+		'"Body line one\r\nline two, UTF-8: caf\u00e9\r\n"'
+	expect "message.size (bytes of the message sent)" "$(rec data message.size)" "$size"
+	expect "message.serverHeaders (the MTA hides its Received)" "$(rec data message.serverHeaders)" ABSENT
+	expect "sasl without authentication" "$(rec data context.sasl)" ABSENT
+}
+
+sc_sasl() {
+	if ! mta_has_xclient; then
+		MT_SKIP="the MTA has no XCLIENT"
+		return
+	fi
+	fresh
+	sc_accept_all
+	make_message sasl "$SC_FROM" "sasl@$SC_DOM" "sasl" 'authenticated\r\n'
+	send sasl --from "$SC_FROM" --to "sasl@$SC_DOM" --xclient-login xuser@mtahooks.test
+	sc_queued
+	expect "sasl before XCLIENT" "$(rec connect:1 context.sasl)" ABSENT
+	expect "sasl.login at mail" "$(rec mail context.sasl.login)" '"xuser@mtahooks.test"'
+	expect_match "sasl.method at mail" "$(rec mail context.sasl.method)" '^".+"$'
+	expect "sasl.login at rcpt" "$(rec rcpt context.sasl.login)" '"xuser@mtahooks.test"'
+	expect "sasl.login at data" "$(rec data context.sasl.login)" '"xuser@mtahooks.test"'
+	delivered 1
+}
+
+# ---- actions ---------------------------------------------------------------------
+
+sc_reject_rcpt() {
+	fresh
+	hook_script "{\"rules\": [{\"when\": {\"stage\": \"rcpt\", \"rcpt\": \"reject5@$SC_DOM\"},
+		\"json\": {\"action\": \"reject\", \"response\": {\"status\": 550,
+		\"enhancedStatus\": \"5.7.1\", \"message\": \"Recipient refused by hook\"}}}]}"
+	make_message reject_rcpt "$SC_FROM" "reject5@$SC_DOM" "reject rcpt" 'never\r\n'
+	send reject_rcpt --from "$SC_FROM" --to "reject5@$SC_DOM"
+	expect_reply "reply to RCPT" "550 5\\.7\\.1 $(mta_addr_echo "reject5@$SC_DOM")Recipient refused by hook"
+	expect "hook stages" "$(rec_stages)" "connect ehlo mail rcpt"
+	nothing_delivered
+}
+
+sc_reject_data() {
+	fresh
+	sc_at_data '{"action": "reject", "response": {"status": 554,
+		"enhanced_status": "5.7.0", "message": "Content refused by hook"}}'
+	make_message reject_data "$SC_FROM" "reject-data@$SC_DOM" "reject data" 'bad content\r\n'
+	send reject_data --from "$SC_FROM" --to "reject-data@$SC_DOM"
+	expect_reply "reply to the end of data" '554 5\.7\.0 Content refused by hook'
+	expect_no_reply "no queued reply" '250 .*queued.*'
+	nothing_delivered
+}
+
+sc_tempfail_mail() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "mail"}, "json": {"action": "reject",
+		"response": {"status": 451, "enhancedStatus": "4.7.1", "message": "Sender deferred by hook"}}}]}'
+	make_message tempfail_mail "$SC_FROM" "tempfail@$SC_DOM" "tempfail" 'later\r\n'
+	send tempfail_mail --from "$SC_FROM" --to "tempfail@$SC_DOM"
+	expect_reply "reply to MAIL" "451 4\\.7\\.1 $(mta_addr_echo "$SC_FROM")Sender deferred by hook"
+	expect "hook stages" "$(rec_stages)" "connect ehlo mail"
+	nothing_delivered
+}
+
+sc_reject_one_rcpt() {
+	local eml
+	fresh
+	hook_script "{\"rules\": [{\"when\": {\"stage\": \"rcpt\", \"rcpt\": \"no@$SC_DOM\"},
+		\"json\": {\"action\": \"reject\", \"response\": {\"status\": 550,
+		\"enhancedStatus\": \"5.1.1\", \"message\": \"No such user here\"}}}]}"
+	make_message one_rcpt "$SC_FROM" "yes@$SC_DOM, no@$SC_DOM" "one of two" 'for yes only\r\n'
+	send one_rcpt --from "$SC_FROM" --to "yes@$SC_DOM,no@$SC_DOM"
+	expect_reply "reply to the refused RCPT" "550 5\\.1\\.1 $(mta_addr_echo "no@$SC_DOM")No such user here"
+	sc_queued
+	expect "envelope.to at the first rcpt" "$(rec rcpt:1 envelope.to.#)" 1
+	sc_expect_queue rcpt "$(rec rcpt:1 context.queue)"
+	expect "envelope.to at the second rcpt" "$(rec rcpt:2 envelope.to.#)" 2
+	expect "the recipient being decided is last" "$(rec rcpt:2 envelope.to.-1.address)" "\"no@$SC_DOM\""
+	expect "queue.id at the second rcpt" "$(rec rcpt:2 context.queue.id)" "\"$SC_QID\""
+	expect "envelope.to at data" "$(rec data envelope.to.#)" 1
+	expect "envelope.to.0 at data" "$(rec data envelope.to.0.address)" "\"yes@$SC_DOM\""
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "next hop RCPT TO" "$(capture_env "$eml" rcpts)" "[\"yes@$SC_DOM\"]"
+}
+
+sc_reject_default() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "rcpt"}, "json": {"action": "reject"}}]}'
+	make_message reject_default "$SC_FROM" "default@$SC_DOM" "reject default" 'never\r\n'
+	send reject_default --from "$SC_FROM" --to "default@$SC_DOM"
+	expect_reply "reply to RCPT" '5[0-9][0-9] .*'
+	expect_no_reply "no 250 for RCPT" '250 2\.1\.5 .*'
+	nothing_delivered
+}
+
+sc_reply_multiline() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "rcpt"}, "json": {"action": "reject",
+		"response": {"status": 550, "enhancedStatus": "5.7.1",
+		"message": "First line of the reason\nSecond line of the reason"}}}]}'
+	make_message multiline "$SC_FROM" "multiline@$SC_DOM" "multiline" 'never\r\n'
+	send multiline --from "$SC_FROM" --to "multiline@$SC_DOM"
+	expect_reply "first line" '550-5\.7\.1 First line of the reason'
+	expect_reply "last line" '550 5\.7\.1 Second line of the reason'
+	nothing_delivered
+}
+
+sc_reply_percent() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "rcpt"}, "json": {"action": "reject",
+		"response": {"status": 550, "enhancedStatus": "5.7.1", "message": "Spam score 100% (50%% said the other)"}}}]}'
+	make_message percent "$SC_FROM" "percent@$SC_DOM" "percent" 'never\r\n'
+	send percent --from "$SC_FROM" --to "percent@$SC_DOM"
+	expect_reply "reply to RCPT" "550 5\\.7\\.1 $(mta_addr_echo "percent@$SC_DOM")Spam score 100% \\(50%% said the other\\)"
+	nothing_delivered
+}
+
+sc_discard_data() {
+	fresh
+	sc_at_data '{"action": "discard"}'
+	make_message discard_data "$SC_FROM" "discard@$SC_DOM" "discard" 'into the void\r\n'
+	send discard_data --from "$SC_FROM" --to "discard@$SC_DOM"
+	expect "swaks exit status" "$SWAKS_RC" 0
+	expect_reply "reply to the end of data" '250 .*'
+	nothing_delivered
+	expect "held messages" "$(mta_held_ids | wc -l)" 0
+}
+
+sc_discard_mail() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "mail"}, "json": {"action": "discard"}}]}'
+	make_message discard_mail "$SC_FROM" "discard-mail@$SC_DOM" "discard at mail" 'into the void\r\n'
+	send discard_mail --from "$SC_FROM" --to "discard-mail@$SC_DOM"
+	expect "swaks exit status" "$SWAKS_RC" 0
+	expect_no_reply "no error reply" '[45][0-9][0-9][ -].*'
+	nothing_delivered
+	expect "held messages" "$(mta_held_ids | wc -l)" 0
+}
+
+sc_discard_connect() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "connect"}, "json": {"action": "discard"}}]}'
+	make_message discard_connect "$SC_FROM" "discard-connect@$SC_DOM" "discard at connect" 'into the void\r\n'
+	send discard_connect --from "$SC_FROM" --to "discard-connect@$SC_DOM"
+	expect "swaks exit status" "$SWAKS_RC" 0
+	expect_no_reply "no error reply" '[45][0-9][0-9][ -].*'
+	nothing_delivered
+	expect "held messages" "$(mta_held_ids | wc -l)" 0
+}
+
+sc_quarantine() {
+	local qid held
+	fresh
+	sc_at_data '{"action": "quarantine", "response": {"message": "held by the mta test"},
+		"modifications": [{"type": "addHeader", "name": "X-Quarantine-Test", "value": "applied"}]}'
+	make_message quarantine "$SC_FROM" "quarantine@$SC_DOM" "quarantine" 'suspicious\r\n'
+	send quarantine --from "$SC_FROM" --to "quarantine@$SC_DOM"
+	sc_queued
+	qid=$SC_QID
+	nothing_delivered
+	held=$(mta_held_ids | tr '\n' ' ')
+	expect "held queue ids" "$held" "$qid "
+	[ -n "$qid" ] || return
+	mta_held_headers "$qid" | grep -q '^X-Quarantine-Test: applied' ||
+		fail "the held message lacks the hook's header: $(mta_held_headers "$qid" | tr '\n' '|')"
+	mta_held_delete "$qid"
+}
+
+sc_disconnect() {
+	fresh
+	hook_script '{"rules": [{"when": {"stage": "mail"}, "json": {"action": "reject",
+		"response": {"status": 550, "enhancedStatus": "5.7.1", "message": "Go away now",
+		"disconnect": true}}}]}'
+	make_message disconnect "$SC_FROM" "disconnect@$SC_DOM" "disconnect" 'bye\r\n'
+	send disconnect --from "$SC_FROM" --to "disconnect@$SC_DOM"
+	expect_reply "reply to MAIL" '421 4\.7\.0 Go away now'
+	# Closed: the 421 is the last thing the server said (no answer to QUIT).
+	expect_match "last reply" "$(replies | tail -1)" '^421 '
+	expect "hook stages" "$(rec_stages)" "connect ehlo mail"
+	nothing_delivered
+}
+
+# ---- modifications ---------------------------------------------------------------
+
+sc_mod_changefrom() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [{"type": "changeFrom",
+		"value": "changed@client.mtahooks.test", "parameters": {"ENVID": "mta-envid-1"}}]}'
+	make_message changefrom "$SC_FROM" "changefrom@$SC_DOM" "changeFrom" 'new sender\r\n'
+	send changefrom --from "$SC_FROM" --to "changefrom@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "next hop MAIL FROM" "$(capture_env "$eml" from)" '"changed@client.mtahooks.test"'
+	expect_match "next hop MAIL FROM parameters" "$(capture_env "$eml" mail_params)" 'ENVID=mta-envid-1'
+	expect "next hop RCPT TO" "$(capture_env "$eml" rcpts)" "[\"changefrom@$SC_DOM\"]"
+}
+
+sc_mod_addrcpt() {
+	local eml got r
+	fresh
+	sc_at_data "{\"action\": \"accept\", \"modifications\": [
+		{\"type\": \"addRecipient\", \"value\": \"added1@$SC_DOM\"},
+		{\"type\": \"addRcpt\", \"value\": \"added2@$SC_DOM\", \"parameters\": {\"NOTIFY\": \"NEVER\"}}]}"
+	make_message addrcpt "$SC_FROM" "orig@$SC_DOM" "addRecipient" 'to more people\r\n'
+	send addrcpt --from "$SC_FROM" --to "orig@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	got=$(capture_env "$eml" rcpts)
+	for r in orig added1 added2; do
+		case $got in
+		*"\"$r@$SC_DOM\""*) ;;
+		*) fail "$r@$SC_DOM not among the next hop's recipients $got" ;;
+		esac
+	done
+	expect "number of next hop recipients" "$(capture_env "$eml" rcpts.#)" 3
+	expect_match "NOTIFY of addRcpt" "$(capture_env "$eml" rcpt_params)" 'NOTIFY=NEVER'
+}
+
+sc_mod_delrcpt() {
+	local eml
+	fresh
+	sc_at_data "{\"action\": \"accept\", \"modifications\": [
+		{\"type\": \"deleteRecipient\", \"value\": \"drop@$SC_DOM\"}]}"
+	make_message delrcpt "$SC_FROM" "keep@$SC_DOM, drop@$SC_DOM" "deleteRecipient" 'for keep\r\n'
+	send delrcpt --from "$SC_FROM" --to "keep@$SC_DOM,drop@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "next hop RCPT TO" "$(capture_env "$eml" rcpts)" "[\"keep@$SC_DOM\"]"
+}
+
+sc_mod_replace() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [{"type": "replaceContents",
+		"value": "Replaced by the hook.\r\n.Second line, leading dot.\r\n"}]}'
+	make_message replace "$SC_FROM" "replace@$SC_DOM" "replaceContents" 'original body\r\n'
+	send replace --from "$SC_FROM" --to "replace@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	printf 'Replaced by the hook.\r\n.Second line, leading dot.\r\n' >"$MT_TMP/msg/replace.want"
+	"$PYTHON3" "$MT_QUERY" body "$eml" >"$MT_TMP/msg/replace.got"
+	expect_cmp "delivered body" "$MT_TMP/msg/replace.got" "$MT_TMP/msg/replace.want"
+}
+
+sc_mod_addheader() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [
+		{"type": "addHeader", "name": "X-Hook-Added", "value": "yes"},
+		{"type": "addHeader", "name": "X-Hook-Folded", "value": "first\r\n\tsecond"}]}'
+	make_message addheader "$SC_FROM" "addheader@$SC_DOM" "addHeader" 'headers added\r\n'
+	send addheader --from "$SC_FROM" --to "addheader@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "second last header" "$(mail "$eml" headers.-2)" '"X-Hook-Added: yes"'
+	expect "last header" "$(mail "$eml" headers.-1)" '"X-Hook-Folded: first\r\n\tsecond"'
+	grep -q $'\r\r' "$eml" && fail "the delivered message contains CR CR (folding passed as CRLF?)"
+	sc_same_body addheader "$eml"
+}
+
+sc_mod_insert0() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [
+		{"type": "insertHeader", "index": 0, "name": "X-Hook-Top", "value": "zero"}]}'
+	make_message insert0 "$SC_FROM" "insert0@$SC_DOM" "insertHeader 0" 'on top\r\n'
+	send insert0 --from "$SC_FROM" --to "insert0@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "first header" "$(mail "$eml" headers.0)" '"X-Hook-Top: zero"'
+	expect "second header (the MTA's)" "$(mail "$eml" names.1)" '"Received"'
+}
+
+sc_mod_insert1() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [
+		{"type": "insertHeader", "index": 1, "name": "X-Hook-One", "value": "one"}]}'
+	make_message insert1 "$SC_FROM" "insert1@$SC_DOM" "insertHeader 1" 'below received\r\n'
+	send insert1 --from "$SC_FROM" --to "insert1@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "first header (the MTA's)" "$(mail "$eml" names.0)" '"Received"'
+	expect "second header" "$(mail "$eml" headers.1)" '"X-Hook-One: one"'
+	expect "third header (the message's first)" "$(mail "$eml" names.2)" '"Date"'
+}
+
+sc_mod_changeheader() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [
+		{"type": "changeHeader", "index": 1, "name": "Subject", "value": "changed by hook"},
+		{"type": "changeHeader", "index": 2, "name": "X-Dup", "value": "second changed"}]}'
+	make_message changeheader "$SC_FROM" "changeheader@$SC_DOM" "original subject" 'headers changed\r\n' \
+		'X-Dup: first' 'X-Dup: second'
+	send changeheader --from "$SC_FROM" --to "changeheader@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "Subject" "$(mail_named "$eml" Subject)" '["Subject: changed by hook"]'
+	expect "X-Dup, second occurrence changed" "$(mail_named "$eml" X-Dup)" \
+		'["X-Dup: first","X-Dup: second changed"]'
+	sc_same_body changeheader "$eml"
+}
+
+sc_mod_deleteheader() {
+	local eml
+	fresh
+	sc_at_data '{"action": "accept", "modifications": [
+		{"type": "deleteHeader", "index": 1, "name": "X-Remove-Me"},
+		{"type": "deleteHeader", "index": 0, "name": "X-Remove-Too"}]}'
+	make_message deleteheader "$SC_FROM" "deleteheader@$SC_DOM" "deleteHeader" 'headers removed\r\n' \
+		'X-Remove-Me: please' 'X-Keep-Me: thanks' 'X-Remove-Too: also'
+	send deleteheader --from "$SC_FROM" --to "deleteheader@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "X-Remove-Me" "$(mail_named "$eml" X-Remove-Me)" '[]'
+	expect "X-Remove-Too (index 0 means 1)" "$(mail_named "$eml" X-Remove-Too)" '[]'
+	expect "X-Keep-Me" "$(mail_named "$eml" X-Keep-Me)" '["X-Keep-Me: thanks"]'
+}
+
+# ---- bytes and addresses ---------------------------------------------------------
+
+sc_non_utf8() {
+	local eml
+	fresh
+	sc_accept_all
+	make_message non_utf8 "$SC_FROM" "latin1@$SC_DOM" "non-UTF-8 body" \
+		'caf\xe9 \xff\xfe\x80 bytes\r\nbroken pair \xc3\x28 here\r\n\xe9\r\n'
+	send non_utf8 --from "$SC_FROM_8BIT" --to "latin1@$SC_DOM"
+	sc_queued
+	expect_match "the data request was JSON" "$(rec data @json)" '^\{'
+	expect "message.contents (invalid bytes become U+FFFD)" "$(rec data message.contents)" \
+		'"caf\ufffd \ufffd\ufffd\ufffd bytes\r\nbroken pair \ufffd( here\r\n\ufffd\r\n"'
+	sc_one_delivered || return
+	eml=$SC_EML
+	sc_same_body non_utf8 "$eml"
+}
+
+sc_ipv6() {
+	if [ -z "$MTA_PORT6" ]; then
+		MT_SKIP="no IPv6 loopback"
+		return
+	fi
+	fresh
+	sc_accept_all
+	make_message ipv6 "$SC_FROM" "ipv6@$SC_DOM" "ipv6" 'over ::1\r\n'
+	SEND_SERVER=::1 SEND_PORT=$MTA_PORT6 send ipv6 --from "$SC_FROM" --to "ipv6@$SC_DOM"
+	sc_queued
+	expect "client.ip" "$(rec connect context.client.ip)" '"::1"'
+	expect_match "client.port" "$(rec connect context.client.port)" '^[1-9][0-9]*$'
+	expect "server.ip" "$(rec connect context.server.ip)" '"::1"'
+	expect "server.port" "$(rec connect context.server.port)" "$MTA_PORT6"
+	delivered 1
+}
+
+# ---- errors ----------------------------------------------------------------------
+
+# sc_bridge_with - restart the bridge with hook "t" at URL, STAGES, TEMPFAIL
+sc_bridge_with() {
+	local cfg
+	bridge_stop
+	cfg=$(bridge_config "$1" "$2" "$3" "$4")
+	bridge_start "$cfg" || fail "the bridge did not start with $cfg"
+}
+
+# sc_error_logged - the bridge logged the hook's error at STAGE once (since byte OFF),
+#   with the queue id QID ("-" when unknown; any id when not given)
+sc_error_logged() {
+	local off=$1 stage=$2 qid=${3:-[0-9A-Za-z]+} n
+	n=$(tail -c "+$((off + 1))" "$BRIDGE_LOG" |
+		grep -Ec -- ": (error|err|warning): hook=t stage=$stage qid=$qid ")
+	[ "$n" = 1 ] ||
+		fail "expected one error line with hook=t stage=$stage qid=$qid, found $n; the log ends with: $(tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep -v ': debug: ' | tail -6 | tr '\n' '|')"
+}
+
+sc_error_tempfail() {
+	local dead off
+	fresh
+	dead=$(free_port 127.0.0.1)
+	sc_bridge_with unreachable-tempfail "http://127.0.0.1:$dead/hook" '["data"]' true
+	off=$(stat -c %s "$BRIDGE_LOG")
+	make_message error_tempfail "$SC_FROM" "error-tempfail@$SC_DOM" "error tempfail" 'retry me\r\n'
+	send error_tempfail --from "$SC_FROM" --to "error-tempfail@$SC_DOM"
+	expect_reply "reply to the end of data" '451 4\.3\.5 Unable to accept message at this time\.'
+	nothing_delivered
+	sc_error_logged "$off" data
+	bridge_alive
+}
+
+sc_error_accept() {
+	local dead off stage
+	fresh
+	dead=$(free_port 127.0.0.1)
+	sc_bridge_with unreachable-accept "http://127.0.0.1:$dead/hook" \
+		'["connect", "ehlo", "mail", "rcpt", "data"]' false
+	off=$(stat -c %s "$BRIDGE_LOG")
+	make_message error_accept "$SC_FROM" "error-accept@$SC_DOM" "error accept" 'let me through\r\n'
+	send error_accept --from "$SC_FROM" --to "error-accept@$SC_DOM"
+	expect "swaks exit status" "$SWAKS_RC" 0
+	sc_queued
+	delivered 1
+	for stage in connect ehlo mail rcpt; do
+		sc_error_logged "$off" "$stage" -
+	done
+	sc_error_logged "$off" data "$SC_QID"
+	bridge_alive
+	sc_bridge_with main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true
+}
+
+sc_bridge_down() {
+	fresh
+	bridge_stop
+	rm -f "$BRIDGE_SOCK"
+	make_message bridge_down "$SC_FROM" "bridge-down@$SC_DOM" "bridge down" 'no filter\r\n'
+	send bridge_down --from "$SC_FROM" --to "bridge-down@$SC_DOM"
+	expect_reply "a temporary failure" '4[0-9][0-9][ -].*'
+	expect_no_reply "no queued reply" '250 .*queued.*'
+	nothing_delivered
+	sc_bridge_with main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true
+}
