@@ -785,9 +785,58 @@ static int get_bool(struct parser *p, struct json_object *v, const char *key, un
 	return rc;
 }
 
-/* get_size - integer bytes or a size string, greater than zero; 0 ok, -1 reported */
-static int get_size(struct parser *p, struct json_object *v, const char *key, unsigned line,
-                    size_t *out)
+/* A quantity a key may give as a positive integer or as a string with a unit. */
+struct quantity {
+	const char *expected;  /* the type error */
+	const char *noun;      /* "size" or "duration", for the parse error */
+	const char *units;     /* what the parse error suggests */
+	const char *too_large; /* an integer above max */
+	uint64_t max;
+	int (*parse)(const char *text, uint64_t *out);
+};
+
+/* parse_size64 - parse_size into a uint64_t */
+static int parse_size64(const char *text, uint64_t *out)
+{
+	size_t n;
+
+	if (parse_size(text, &n) < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* parse_duration64 - parse_duration into a uint64_t (a negative duration is invalid) */
+static int parse_duration64(const char *text, uint64_t *out)
+{
+	long ms;
+
+	if (parse_duration(text, &ms) < 0 || ms < 0)
+		return -1;
+	*out = (uint64_t)ms;
+	return 0;
+}
+
+static const struct quantity size_quantity = {
+    .expected = "expected a size (bytes, or a string such as \"50mb\")",
+    .noun = "size",
+    .units = "use bytes, kb, mb or gb",
+    .too_large = "size too large",
+    .max = SIZE_MAX,
+    .parse = parse_size64,
+};
+static const struct quantity duration_quantity = {
+    .expected = "expected a duration (such as \"30s\")",
+    .noun = "duration",
+    .units = "use ms, s, m, h or d",
+    .too_large = "duration too large",
+    .max = LONG_MAX,
+    .parse = parse_duration64,
+};
+
+/* get_quantity - a positive integer or a string with a unit; 0 ok, -1 reported */
+static int get_quantity(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                        const struct quantity *kind, uint64_t *out)
 {
 	struct strval s;
 	char q[SHOWN_MAX + 16];
@@ -800,22 +849,22 @@ static int get_size(struct parser *p, struct json_object *v, const char *key, un
 			add_error(p, line, key, "must be greater than zero");
 			return -1;
 		}
-		if ((uint64_t)n > SIZE_MAX) {
-			add_error(p, line, key, "size too large");
+		if ((uint64_t)n > kind->max) {
+			add_error(p, line, key, "%s", kind->too_large);
 			return -1;
 		}
-		*out = (size_t)n;
+		*out = (uint64_t)n;
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string)) {
-		add_error(p, line, key, "expected a size (bytes, or a string such as \"50mb\")");
+		add_error(p, line, key, "%s", kind->expected);
 		return -1;
 	}
 	if (get_string(p, v, key, line, &s) < 0)
 		return -1;
 	shown(q, sizeof(q), s.raw);
-	if (parse_size(s.value, out) < 0) {
-		add_error(p, line, key, "invalid size %s (use bytes, kb, mb or gb)", q);
+	if (kind->parse(s.value, out) < 0) {
+		add_error(p, line, key, "invalid %s %s (%s)", kind->noun, q, kind->units);
 		rc = -1;
 	} else if (*out == 0) {
 		add_error(p, line, key, "must be greater than zero");
@@ -825,44 +874,28 @@ static int get_size(struct parser *p, struct json_object *v, const char *key, un
 	return rc;
 }
 
+/* get_size - integer bytes or a size string, greater than zero; 0 ok, -1 reported */
+static int get_size(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                    size_t *out)
+{
+	uint64_t n;
+
+	if (get_quantity(p, v, key, line, &size_quantity, &n) < 0)
+		return -1;
+	*out = (size_t)n;
+	return 0;
+}
+
 /* get_duration - integer milliseconds or a duration string, greater than zero; 0 ok, -1 reported */
 static int get_duration(struct parser *p, struct json_object *v, const char *key, unsigned line,
                         long *out)
 {
-	struct strval s;
-	char q[SHOWN_MAX + 16];
-	int rc = 0;
+	uint64_t n;
 
-	if (json_object_is_type(v, json_type_int)) {
-		int64_t n = json_object_get_int64(v);
-
-		if (n <= 0) {
-			add_error(p, line, key, "must be greater than zero");
-			return -1;
-		}
-		if (n > LONG_MAX) {
-			add_error(p, line, key, "duration too large");
-			return -1;
-		}
-		*out = (long)n;
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		add_error(p, line, key, "expected a duration (such as \"30s\")");
+	if (get_quantity(p, v, key, line, &duration_quantity, &n) < 0)
 		return -1;
-	}
-	if (get_string(p, v, key, line, &s) < 0)
-		return -1;
-	shown(q, sizeof(q), s.raw);
-	if (parse_duration(s.value, out) < 0) {
-		add_error(p, line, key, "invalid duration %s (use ms, s, m, h or d)", q);
-		rc = -1;
-	} else if (*out == 0) {
-		add_error(p, line, key, "must be greater than zero");
-		rc = -1;
-	}
-	free(s.value);
-	return rc;
+	*out = (long)n;
+	return 0;
 }
 
 /* config_check_listen - libmilter's socket forms: 0 ok, -1 not one of them */
