@@ -118,8 +118,6 @@ static int socket_path(const char *listen, const char **path)
 		*path = listen + 5;
 	else if (strncmp(listen, "local:", 6) == 0)
 		*path = listen + 6;
-	else if (listen[0] == '/')
-		*path = listen;
 	else
 		return -1;
 	return 0;
