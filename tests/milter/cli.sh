@@ -74,28 +74,23 @@ forget() {
 	pids=$(echo " $pids " | sed "s/ $1 / /g")
 }
 
-# wait_for - up to 100 x 0.05 s for a test command to succeed
-wait_for() {
-	i=0
-	while [ $i -lt 100 ]; do
+# wait_tries N CMD... - up to N x 0.05 s for a test command to succeed
+wait_tries() {
+	wt_max=$1
+	shift
+	wt_i=0
+	while [ $wt_i -lt "$wt_max" ]; do
 		"$@" && return 0
 		sleep 0.05
-		i=$((i + 1))
+		wt_i=$((wt_i + 1))
 	done
 	return 1
 }
 
-# wait_long - up to 300 x 0.05 s for a test command to succeed (libmilter notices a
-# signal only every few seconds)
-wait_long() {
-	j=0
-	while [ $j -lt 300 ]; do
-		"$@" && return 0
-		sleep 0.05
-		j=$((j + 1))
-	done
-	return 1
-}
+# wait_for - up to 5 s; wait_long - up to 15 s (libmilter notices a signal only every few
+# seconds)
+wait_for() { wait_tries 100 "$@"; }
+wait_long() { wait_tries 300 "$@"; }
 
 # stop - TERM processes we started, wait a bounded time, KILL whatever lingers
 stop() {
