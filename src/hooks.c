@@ -36,9 +36,10 @@ struct hook_error {
 #define DISCONNECT_TEXT     "Service not available, closing transmission channel"
 
 static enum step run_hook(struct session *s, enum stage stage, const struct hook *h,
-                          const struct transport *t, struct outcome *out);
+                          const struct transport *t, struct request **req, struct outcome *out);
 static int call_hook(struct session *s, enum stage stage, const struct hook *h,
-                     const struct transport *t, struct verdict *v, struct hook_error *e);
+                     const struct transport *t, struct request **req, struct verdict *v,
+                     struct hook_error *e);
 static int apply_verdict(struct session *s, enum stage stage, const struct hook *h,
                          struct verdict *v, struct outcome *out, enum step *step);
 static int set_reply(struct outcome *out, enum outcome_kind kind, int status, const char *enhanced,
@@ -56,6 +57,7 @@ int hooks_run_stage(struct session *s, enum stage stage, const struct transport 
 {
 	const struct config *cfg = s->config;
 	struct modlist *mods = mods_of(s, stage);
+	struct request *req = NULL; /* the same for every hook of the stage: built once */
 	size_t mark;
 
 	/* A new HELO/EHLO (after STARTTLS, say) replaces what the last one decided. */
@@ -73,9 +75,10 @@ int hooks_run_stage(struct session *s, enum stage stage, const struct transport 
 
 		if (!h->enable || !(h->stages & STAGE_BIT(stage)))
 			continue;
-		if (run_hook(s, stage, h, t, out) == STEP_STOP)
+		if (run_hook(s, stage, h, t, &req, out) == STEP_STOP)
 			break;
 	}
+	request_free(req);
 	if (out->kind == OUTCOME_REJECT || out->kind == OUTCOME_TEMPFAIL) {
 		/*
 		 * The command is refused, so what earlier hooks asked for on it goes
@@ -100,14 +103,14 @@ void outcome_free(struct outcome *out)
 
 /* run_hook - call one hook and fold its answer into out */
 static enum step run_hook(struct session *s, enum stage stage, const struct hook *h,
-                          const struct transport *t, struct outcome *out)
+                          const struct transport *t, struct request **req, struct outcome *out)
 {
 	struct hook_error e = {NULL, ""};
 	struct verdict v;
 	enum step step = STEP_NEXT;
 
 	memset(&v, 0, sizeof(v));
-	if (call_hook(s, stage, h, t, &v, &e) < 0) {
+	if (call_hook(s, stage, h, t, req, &v, &e) < 0) {
 		verdict_free(&v); /* empty after a failure; freed all the same */
 		return fail_hook(s, stage, h, &e, out);
 	}
@@ -126,22 +129,25 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 	return step;
 }
 
-/* call_hook - send the stage's request to h and parse the answer into v; -1 with e set */
+/*
+ * call_hook - send the stage's request to h and parse the answer into v; -1 with e set.
+ * The request is built at the first hook and read again from the start for the next.
+ */
 static int call_hook(struct session *s, enum stage stage, const struct hook *h,
-                     const struct transport *t, struct verdict *v, struct hook_error *e)
+                     const struct transport *t, struct request **req, struct verdict *v,
+                     struct hook_error *e)
 {
 	struct http_result res = HTTP_RESULT_INIT;
-	struct request *req;
 	char err[256] = "";
 	int rc;
 
-	if ((req = request_new(s, stage)) == NULL) {
+	if (*req == NULL && (*req = request_new(s, stage)) == NULL) {
 		e->kind = "out-of-memory";
 		snprintf(e->reason, sizeof(e->reason), "out of memory");
 		return -1;
 	}
-	t->post(t->ctx, h, req, &res);
-	request_free(req);
+	request_rewind(*req);
+	t->post(t->ctx, h, *req, &res);
 	if (res.error != HTTP_OK) {
 		e->kind = http_error_name(res.error);
 		snprintf(e->reason, sizeof(e->reason), "%.*s", (int)sizeof(res.reason),
