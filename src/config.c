@@ -113,71 +113,69 @@ int stage_parse(const char *name, enum stage *stage)
 	return -1;
 }
 
-/* parse_duration - "30s", "500ms", "2m", "1h", "1d", or bare milliseconds: 0 ok, -1 invalid */
-int parse_duration(const char *text, long *ms)
+/* A unit a size or duration may carry, and what it multiplies by. */
+struct unit {
+	const char *suffix;
+	uint64_t factor;
+};
+
+static const struct unit duration_units[] = {
+    {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
+static const struct unit size_units[] = {{"", 1},
+                                         {"k", 1024},
+                                         {"kb", 1024},
+                                         {"m", (uint64_t)1024 * 1024},
+                                         {"mb", (uint64_t)1024 * 1024},
+                                         {"g", (uint64_t)1024 * 1024 * 1024},
+                                         {"gb", (uint64_t)1024 * 1024 * 1024},
+                                         {NULL, 0}};
+
+/* parse_units - digits then one of units (case-insensitive), at most max: 0 ok, -1 invalid */
+static int parse_units(const char *text, const struct unit *units, uint64_t max, uint64_t *out)
 {
-	static const struct {
-		const char *suffix;
-		long factor;
-	} units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
-	             {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-	long n = 0;
+	uint64_t n = 0;
 	const char *s = text;
 
 	if (text == NULL || !isdigit((unsigned char)*s))
 		return -1;
 	for (; isdigit((unsigned char)*s); s++) {
-		int d = *s - '0';
+		uint64_t d = (uint64_t)(*s - '0');
 
-		if (n > (LONG_MAX - d) / 10)
+		if (n > (max - d) / 10)
 			return -1;
 		n = n * 10 + d;
 	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(s, units[i].suffix) != 0)
+	for (; units->suffix != NULL; units++) {
+		if (strcasecmp(s, units->suffix) != 0)
 			continue;
-		if (n > LONG_MAX / units[i].factor)
+		if (n > max / units->factor)
 			return -1;
-		*ms = n * units[i].factor;
+		*out = n * units->factor;
 		return 0;
 	}
 	return -1;
 }
 
+/* parse_duration - "30s", "500ms", "2m", "1h", "1d", or bare milliseconds: 0 ok, -1 invalid */
+int parse_duration(const char *text, long *ms)
+{
+	uint64_t n;
+
+	if (parse_units(text, duration_units, LONG_MAX, &n) < 0)
+		return -1;
+	*ms = (long)n;
+	return 0;
+}
+
 /* parse_size - bytes, or "kb"/"mb"/"gb" (powers of 1024, case-insensitive): 0 ok, -1 invalid */
 int parse_size(const char *text, size_t *bytes)
 {
-	static const struct {
-		const char *suffix;
-		size_t factor;
-	} units[] = {{"", 1},
-	             {"k", 1024},
-	             {"kb", 1024},
-	             {"m", (size_t)1024 * 1024},
-	             {"mb", (size_t)1024 * 1024},
-	             {"g", (size_t)1024 * 1024 * 1024},
-	             {"gb", (size_t)1024 * 1024 * 1024}};
-	size_t n = 0;
-	const char *s = text;
+	uint64_t n;
 
-	if (text == NULL || !isdigit((unsigned char)*s))
+	if (parse_units(text, size_units, SIZE_MAX, &n) < 0)
 		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
-		size_t d = (size_t)(*s - '0');
-
-		if (n > (SIZE_MAX - d) / 10)
-			return -1;
-		n = n * 10 + d;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(s, units[i].suffix) != 0)
-			continue;
-		if (n > SIZE_MAX / units[i].factor)
-			return -1;
-		*bytes = n * units[i].factor;
-		return 0;
-	}
-	return -1;
+	*bytes = (size_t)n;
+	return 0;
 }
 
 /* config_load - read and validate a configuration file */
@@ -789,49 +787,27 @@ static int get_bool(struct parser *p, struct json_object *v, const char *key, un
 struct quantity {
 	const char *expected;  /* the type error */
 	const char *noun;      /* "size" or "duration", for the parse error */
-	const char *units;     /* what the parse error suggests */
+	const char *hint;      /* what the parse error suggests */
 	const char *too_large; /* an integer above max */
 	uint64_t max;
-	int (*parse)(const char *text, uint64_t *out);
+	const struct unit *units; /* the units a string may carry */
 };
-
-/* parse_size64 - parse_size into a uint64_t */
-static int parse_size64(const char *text, uint64_t *out)
-{
-	size_t n;
-
-	if (parse_size(text, &n) < 0)
-		return -1;
-	*out = n;
-	return 0;
-}
-
-/* parse_duration64 - parse_duration into a uint64_t (a negative duration is invalid) */
-static int parse_duration64(const char *text, uint64_t *out)
-{
-	long ms;
-
-	if (parse_duration(text, &ms) < 0 || ms < 0)
-		return -1;
-	*out = (uint64_t)ms;
-	return 0;
-}
 
 static const struct quantity size_quantity = {
     .expected = "expected a size (bytes, or a string such as \"50mb\")",
     .noun = "size",
-    .units = "use bytes, kb, mb or gb",
+    .hint = "use bytes, kb, mb or gb",
     .too_large = "size too large",
     .max = SIZE_MAX,
-    .parse = parse_size64,
+    .units = size_units,
 };
 static const struct quantity duration_quantity = {
     .expected = "expected a duration (such as \"30s\")",
     .noun = "duration",
-    .units = "use ms, s, m, h or d",
+    .hint = "use ms, s, m, h or d",
     .too_large = "duration too large",
     .max = LONG_MAX,
-    .parse = parse_duration64,
+    .units = duration_units,
 };
 
 /* get_quantity - a positive integer or a string with a unit; 0 ok, -1 reported */
@@ -863,8 +839,8 @@ static int get_quantity(struct parser *p, struct json_object *v, const char *key
 	if (get_string(p, v, key, line, &s) < 0)
 		return -1;
 	shown(q, sizeof(q), s.raw);
-	if (kind->parse(s.value, out) < 0) {
-		add_error(p, line, key, "invalid %s %s (%s)", kind->noun, q, kind->units);
+	if (parse_units(s.value, kind->units, kind->max, out) < 0) {
+		add_error(p, line, key, "invalid %s %s (%s)", kind->noun, q, kind->hint);
 		rc = -1;
 	} else if (*out == 0) {
 		add_error(p, line, key, "must be greater than zero");
