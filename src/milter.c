@@ -464,6 +464,17 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
 	return run_stage(ctx, c, STAGE_EHLO, SMFIP_NR_HELO);
 }
 
+/*
+ * message_done - forget the message and what hooks decided for it; the next one gets a
+ * new queue id from the MTA, so the old one must not stand in its requests
+ */
+static void message_done(struct conn *c)
+{
+	session_end_message(c->session);
+	session_set(&c->session->queue_id, NULL);
+	c->too_big = 0;
+}
+
 /* on_envfrom - a new transaction: the sender and the SASL facts; then the mail hooks */
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -474,8 +485,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	s = c->session;
 	if (s->has_from)
-		session_end_message(s);
-	c->too_big = 0;
+		message_done(c);
 	read_queue_id(ctx, s);
 	read_tls_macros(ctx, s);
 	set_macro(ctx, "{auth_authen}", &s->sasl_login);
@@ -782,9 +792,7 @@ static sfsistat on_eom(SMFICTX *ctx)
 		if (r == SMFIS_CONTINUE)
 			r = apply_decisions(ctx, c);
 	}
-	session_end_message(s);
-	session_set(&s->queue_id, NULL);
-	c->too_big = 0;
+	message_done(c);
 	return r;
 }
 
@@ -793,11 +801,8 @@ static sfsistat on_abort(SMFICTX *ctx)
 {
 	struct conn *c = conn_of(ctx);
 
-	if (c) {
-		session_end_message(c->session);
-		session_set(&c->session->queue_id, NULL);
-		c->too_big = 0;
-	}
+	if (c)
+		message_done(c);
 	return SMFIS_CONTINUE;
 }
 
