@@ -30,6 +30,7 @@ static int is_all_digits(const char *s);
 static void envaddr_clear(struct envaddr *a);
 static void headers_clear(struct session *s);
 static void *grow(void *items, size_t *cap, size_t count, size_t size);
+static int over_limit(const struct session *s, size_t extra);
 
 static atomic_ulong session_serial;
 static pthread_mutex_t ip_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -168,7 +169,7 @@ int session_add_header(struct session *s, const char *name, const char *value)
 		return -1;
 	}
 	/* Headers count against max-message-size as the body does. */
-	if (s->body.limit && s->header_bytes + nlen + vlen + 4 + 2 + s->body.len > s->body.limit) {
+	if (over_limit(s, nlen + vlen + 4)) {
 		free(h.value);
 		errno = EFBIG;
 		return -1;
@@ -181,7 +182,6 @@ int session_add_header(struct session *s, const char *name, const char *value)
 	s->headers = headers;
 	h.name = strdup(name);
 	if (h.name == NULL) {
-		free(h.name);
 		free(h.value);
 		errno = ENOMEM;
 		return -1;
@@ -191,18 +191,23 @@ int session_add_header(struct session *s, const char *name, const char *value)
 	return 0;
 }
 
-/* session_append_body - append a body chunk, bounded by max-message-size */
-int session_append_body(struct session *s, const void *data, size_t len)
+/*
+ * over_limit - whether extra more bytes would take the message past max-message-size,
+ * which bounds what the bridge holds of the whole message, headers included (the body
+ * buffer's own limit is the same number and guards the body alone)
+ */
+static int over_limit(const struct session *s, size_t extra)
 {
 	size_t max = s->body.limit; /* max-message-size, set by session_new */
 	size_t size = session_message_size(s);
 
-	/*
-	 * max-message-size bounds what the bridge holds of the whole message, so
-	 * the headers already collected count against it too; the buffer's own
-	 * limit is the same number and guards the body alone.
-	 */
-	if (max != 0 && (size > max || len > max - size)) {
+	return max != 0 && (size > max || extra > max - size);
+}
+
+/* session_append_body - append a body chunk, bounded by max-message-size */
+int session_append_body(struct session *s, const void *data, size_t len)
+{
+	if (over_limit(s, len)) {
 		errno = EFBIG;
 		return -1;
 	}
