@@ -190,6 +190,24 @@ static int put_escaped(struct buf *b, const char *s, size_t len)
 	return 0;
 }
 
+/* escaped_length - the bytes put_escaped would write for p, without writing them; SIZE_MAX
+ * when that does not fit a size_t */
+static size_t escaped_length(const unsigned char *p, size_t len)
+{
+	char out[ESCAPE_MAX];
+	size_t i, used, n, total = 0;
+
+	for (i = 0; i < len; i += used) {
+		n = used = plain_run(p + i, len - i);
+		if (n == 0)
+			n = escape_step(p + i, len - i, &used, out);
+		if (n >= SIZE_MAX - total)
+			return SIZE_MAX;
+		total += n;
+	}
+	return total;
+}
+
 /* put_string - append a JSON string; NULL is written as "" */
 static int put_string(struct buf *b, const char *s)
 {
@@ -419,8 +437,6 @@ static int is_server_header(const struct session *s)
 struct request *request_new(const struct session *s, enum stage stage)
 {
 	struct request *r;
-	char out[ESCAPE_MAX];
-	size_t i, used, run, n, esc = 0;
 
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return NULL;
@@ -440,18 +456,8 @@ struct request *request_new(const struct session *s, enum stage stage)
 		r->body = (const unsigned char *)s->body.data;
 		r->body_len = s->body.data ? s->body.len : 0;
 		/* One counting pass, so Content-Length is exact without an escaped copy. */
-		for (i = 0; i < r->body_len; i += used) {
-			run = plain_run(r->body + i, r->body_len - i);
-			if (run) {
-				used = run;
-				n = run;
-			} else
-				n = escape_step(r->body + i, r->body_len - i, &used, out);
-			if (n > SIZE_MAX - esc)
-				goto fail;
-			esc += n;
-		}
-		r->body_esc_len = esc;
+		if ((r->body_esc_len = escaped_length(r->body, r->body_len)) == SIZE_MAX)
+			goto fail;
 		if (put(&r->tail, "\",\"size\":") < 0 ||
 		    put_uint(&r->tail, session_message_size(s)) < 0 || put(&r->tail, "}}") < 0)
 			goto fail;
