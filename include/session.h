@@ -11,6 +11,7 @@
  *	int  session_add_header(struct session *s, const char *name, const char *value);
  *	int  session_append_body(struct session *s, const void *data, size_t len);
  *	void session_end_message(struct session *s);
+ *	const char *session_qid(const struct session *s);
  *	int  modlist_append(struct modlist *l, struct modification *m);
  *	unsigned session_ip_enter(const char *ip);
  *	void session_ip_leave(const char *ip);
@@ -135,6 +136,8 @@ int session_add_header(struct session *s, const char *name, const char *value);
 int session_append_body(struct session *s, const void *data, size_t len);
 /* session_message_size - headers + separator + body, as message.size */
 size_t session_message_size(const struct session *s);
+/* session_qid - the queue id for log lines, "-" before the MTA assigned one */
+const char *session_qid(const struct session *s);
 /* session_end_message - clear the transaction and this message's decisions */
 void session_end_message(struct session *s);
 /* modlist_append - move *m into the list (m is zeroed on success) */

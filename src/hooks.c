@@ -49,7 +49,6 @@ static enum step fail_hook(struct session *s, enum stage stage, const struct hoo
                            const struct hook_error *e, struct outcome *out);
 static int is_session_stage(enum stage stage);
 static struct modlist *mods_of(struct session *s, enum stage stage);
-static const char *qid(const struct session *s);
 
 /* hooks_run_stage - call every enabled hook of a stage and merge the answers */
 int hooks_run_stage(struct session *s, enum stage stage, const struct transport *t,
@@ -116,15 +115,15 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 	}
 	if (v.warning != NULL)
 		log_msg(LOG_WARNING, "hook=%s stage=%s qid=%s warning=%s", h->id, stage_name(stage),
-		        qid(s), v.warning);
+		        session_qid(s), v.warning);
 	if (apply_verdict(s, stage, h, &v, out, &step) < 0) {
 		verdict_free(&v);
 		e.kind = "out-of-memory";
 		snprintf(e.reason, sizeof(e.reason), "out of memory");
 		return fail_hook(s, stage, h, &e, out);
 	}
-	log_msg(LOG_INFO, "hook=%s stage=%s qid=%s action=%s%s", h->id, stage_name(stage), qid(s),
-	        action_name(v.action), out->disconnect ? " disconnect=yes" : "");
+	log_msg(LOG_INFO, "hook=%s stage=%s qid=%s action=%s%s", h->id, stage_name(stage),
+	        session_qid(s), action_name(v.action), out->disconnect ? " disconnect=yes" : "");
 	verdict_free(&v);
 	return step;
 }
@@ -272,7 +271,7 @@ static enum step fail_hook(struct session *s, enum stage stage, const struct hoo
                            const struct hook_error *e, struct outcome *out)
 {
 	log_msg(LOG_ERR, "hook=%s stage=%s qid=%s error=%s reason=%s policy=%s", h->id,
-	        stage_name(stage), qid(s), e->kind, e->reason,
+	        stage_name(stage), session_qid(s), e->kind, e->reason,
 	        h->tempfail_on_error ? "tempfail" : "accept");
 	if (!h->tempfail_on_error)
 		return STEP_NEXT;
@@ -301,10 +300,4 @@ static struct modlist *mods_of(struct session *s, enum stage stage)
 	default:
 		return &s->message_mods;
 	}
-}
-
-/* qid - the queue id for log lines, "-" before the MTA assigned one */
-static const char *qid(const struct session *s)
-{
-	return s->queue_id && s->queue_id[0] ? s->queue_id : "-";
 }

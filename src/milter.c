@@ -114,12 +114,6 @@ static const char *macro(SMFICTX *ctx, const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* qid - the queue id for log lines */
-static const char *qid(const struct session *s)
-{
-	return s->queue_id ? s->queue_id : "-";
-}
-
 /* quiet - the answer to an event whose reply the MTA agreed not to wait for */
 static sfsistat quiet(const struct conn *c, unsigned long nr_flag)
 {
@@ -243,7 +237,7 @@ static void set_reply(SMFICTX *ctx, const struct session *s, const struct outcom
 	if (rc != MI_SUCCESS)
 		log_msg(LOG_WARNING,
 		        "session=%lu qid=%s the MTA refused reply %s %s; it uses its own", s->id,
-		        qid(s), code, xcode ? xcode : "");
+		        session_qid(s), code, xcode ? xcode : "");
 out:
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
@@ -278,7 +272,7 @@ static void keep_mta_waiting(void *arg)
 
 	if (c->eom_ctx && smfi_progress(c->eom_ctx) != MI_SUCCESS)
 		log_msg(LOG_WARNING, "session=%lu qid=%s cannot send a progress notice to the MTA",
-		        c->session->id, qid(c->session));
+		        c->session->id, session_qid(c->session));
 }
 
 /* post - the transport hooks.c calls: our session's HTTP client */
@@ -491,7 +485,8 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 	set_macro(ctx, "{auth_authen}", &s->sasl_login);
 	set_macro(ctx, "{auth_type}", &s->sasl_method);
 	if (session_set_from(s, argv) < 0) {
-		log_msg(LOG_ERR, "session=%lu qid=%s out of memory at MAIL FROM", s->id, qid(s));
+		log_msg(LOG_ERR, "session=%lu qid=%s out of memory at MAIL FROM", s->id,
+		        session_qid(s));
 		return SMFIS_TEMPFAIL;
 	}
 	/* A discard decided at connect or HELO ends every message as soon as we may say so. */
@@ -513,7 +508,8 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 	s = c->session;
 	read_queue_id(ctx, s);
 	if (session_add_rcpt(s, argv) < 0) {
-		log_msg(LOG_ERR, "session=%lu qid=%s out of memory at RCPT TO", s->id, qid(s));
+		log_msg(LOG_ERR, "session=%lu qid=%s out of memory at RCPT TO", s->id,
+		        session_qid(s));
 		return SMFIS_TEMPFAIL;
 	}
 	if (s->discard_session)
@@ -533,11 +529,11 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 			log_msg(LOG_WARNING,
 			        "session=%lu qid=%s message larger than max-message-size "
 			        "(%zu bytes)",
-			        c->session->id, qid(c->session),
+			        c->session->id, session_qid(c->session),
 			        c->session->config->max_message_size);
 		else
 			log_msg(LOG_ERR, "session=%lu qid=%s cannot keep header %s: %s",
-			        c->session->id, qid(c->session), name, strerror(errno));
+			        c->session->id, session_qid(c->session), name, strerror(errno));
 		c->too_big = errno == EFBIG ? 1 : 2;
 	}
 	return quiet(c, SMFIP_NR_HDR);
@@ -566,11 +562,11 @@ static sfsistat on_body(SMFICTX *ctx, unsigned char *data, size_t len)
 			log_msg(LOG_WARNING,
 			        "session=%lu qid=%s message larger than max-message-size "
 			        "(%zu bytes)",
-			        c->session->id, qid(c->session),
+			        c->session->id, session_qid(c->session),
 			        c->session->config->max_message_size);
 		else
 			log_msg(LOG_ERR, "session=%lu qid=%s out of memory collecting the body",
-			        c->session->id, qid(c->session));
+			        c->session->id, session_qid(c->session));
 		c->too_big = errno == EFBIG ? 1 : 2;
 	}
 	return quiet(c, SMFIP_NR_BODY);
@@ -726,14 +722,14 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 				log_msg(LOG_ERR,
 				        "session=%lu qid=%s the MTA does not allow a hook's "
 				        "modification (action 0x%lx): message tempfailed",
-				        s->id, qid(s), mod_action(&lists[l]->items[i]));
+				        s->id, session_qid(s), mod_action(&lists[l]->items[i]));
 				goto fail;
 			}
 	if (reason && !(c->actions & SMFIF_QUARANTINE)) {
 		log_msg(LOG_ERR,
 		        "session=%lu qid=%s the MTA does not allow quarantine: message "
 		        "tempfailed",
-		        s->id, qid(s));
+		        s->id, session_qid(s));
 		goto fail;
 	}
 	for (int l = 0; l < 3; l++)
@@ -746,7 +742,7 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 				log_msg(LOG_ERR,
 				        "session=%lu qid=%s the MTA refused modification %zu "
 				        "(%s): message tempfailed",
-				        s->id, qid(s), applied + 1,
+				        s->id, session_qid(s), applied + 1,
 				        m->name ? m->name : "envelope/body");
 				goto fail;
 			}
@@ -755,11 +751,11 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 	if (reason && smfi_quarantine(ctx, (char *)reason) != MI_SUCCESS) {
 		log_msg(LOG_ERR,
 		        "session=%lu qid=%s the MTA refused quarantine: message tempfailed", s->id,
-		        qid(s));
+		        session_qid(s));
 		goto fail;
 	}
-	log_msg(LOG_INFO, "session=%lu qid=%s accepted, %zu modification(s)%s%s", s->id, qid(s),
-	        applied, reason ? ", quarantined: " : "", reason ? reason : "");
+	log_msg(LOG_INFO, "session=%lu qid=%s accepted, %zu modification(s)%s%s", s->id,
+	        session_qid(s), applied, reason ? ", quarantined: " : "", reason ? reason : "");
 	return SMFIS_CONTINUE;
 fail:
 	smfi_setreply(ctx, "451", "4.3.5", "Unable to accept message at this time.");

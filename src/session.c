@@ -223,6 +223,12 @@ size_t session_message_size(const struct session *s)
 	return s->header_bytes + 2 + s->body.len;
 }
 
+/* session_qid - the queue id for log lines, "-" before the MTA assigned one */
+const char *session_qid(const struct session *s)
+{
+	return s->queue_id && s->queue_id[0] ? s->queue_id : "-";
+}
+
 /* session_end_message - clear the transaction and this message's decisions */
 void session_end_message(struct session *s)
 {
