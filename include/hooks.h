@@ -47,7 +47,10 @@
 struct session;
 struct request;
 
-/* How a hook is reached: http.c in the daemon, a fake in unit tests. */
+/*
+ * How a hook is reached: http.c in the daemon, a fake in unit tests. post reads req from its
+ * start (one request serves every hook of a stage) and always fills res.
+ */
 struct transport {
 	void (*post)(void *ctx, const struct hook *h, struct request *req, struct http_result *res);
 	void *ctx;

@@ -130,7 +130,8 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 
 /*
  * call_hook - send the stage's request to h and parse the answer into v; -1 with e set.
- * The request is built at the first hook and read again from the start for the next.
+ * The request is built at the first hook and reused for the next (the transport reads it
+ * from the start each time).
  */
 static int call_hook(struct session *s, enum stage stage, const struct hook *h,
                      const struct transport *t, struct request **req, struct verdict *v,
@@ -145,7 +146,6 @@ static int call_hook(struct session *s, enum stage stage, const struct hook *h,
 		snprintf(e->reason, sizeof(e->reason), "out of memory");
 		return -1;
 	}
-	request_rewind(*req);
 	t->post(t->ctx, h, *req, &res);
 	if (res.error != HTTP_OK) {
 		e->kind = http_error_name(res.error);
