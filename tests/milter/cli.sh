@@ -12,7 +12,7 @@
 #   mtahooks-milter   one daemon per case, all started at once and stopped at once, since
 #                     libmilter takes seconds to notice a signal
 #   cli-session.lua   miltertest plays one message; checks the hook's header or a 451
-#   cli-relay.py      miltertest cannot connect over IPv6: a unix-to-[::1] relay
+#   milterproxy.py    miltertest cannot connect over IPv6: relays unix to inet6:PORT@::1
 # Environment: KEEP_TMP=1 keeps the temporary directory.
 
 set -u
@@ -603,7 +603,9 @@ if [ -z "$dport" ]; then
 else
 	begin
 	if listening d; then
-		"$PYTHON3" "$mtdir/cli-relay.py" --listen "$tmp/relay.sock" --to-port "$dport" \
+		echo "inet6:$dport@::1" >"$tmp/relay.upstream"
+		"$PYTHON3" "$mtdir/milterproxy.py" --listen "$tmp/relay.sock" \
+			--upstream-file "$tmp/relay.upstream" --trace "$tmp/relay.trace" \
 			</dev/null >/dev/null 2>"$tmp/relay.log" &
 		relay_pid=$!
 		pids="$pids $relay_pid"

@@ -4,8 +4,9 @@
     $PYTHON3 tests/milter/milterproxy.py --listen SOCK --upstream-file FILE --trace FILE
 
 Listens on the unix socket --listen; for each client (miltertest, playing the MTA) it
-reads the path of the filter's unix socket from --upstream-file (so a test switches
-filters by rewriting that file), connects to it, and relays bytes both ways
+reads the filter's socket from --upstream-file (so a test switches filters by rewriting
+that file): a unix socket path, or inet6:PORT@HOST (miltertest itself cannot connect over
+IPv6, so this is how the daemon's inet6 listener gets a real IPv6 session); connects to it, and relays bytes both ways
 unchanged and at once. Alongside, it cuts each direction into milter packets (4-byte
 big-endian length, 1-byte command, data) and appends one JSON line per packet to --trace:
 
@@ -85,15 +86,22 @@ class PacketCutter:
 def relay(client, upstream_file, trace, conn):
     """Serve one client connection until either side closes."""
     trace.write({"c": conn, "event": "open"})
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    upstream = None
     try:
         with open(upstream_file, encoding="utf-8") as f:
-            upstream_path = f.read().strip()
-        upstream.connect(upstream_path)
-    except OSError as e:
+            where = f.read().strip()
+        if where.startswith("inet6:"):
+            port, _, host = where[len("inet6:"):].partition("@")
+            upstream = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            upstream.connect((host, int(port)))
+        else:
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(where)
+    except (OSError, ValueError) as e:
         trace.write({"c": conn, "event": "upstream-failed", "error": str(e)})
         client.close()
-        upstream.close()
+        if upstream is not None:
+            upstream.close()
         return
     cutters = {client: PacketCutter(trace, conn, "mta"),
                upstream: PacketCutter(trace, conn, "filter")}
