@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,6 +149,24 @@ static void set_macro(SMFICTX *ctx, const char *name, char **field)
 	const char *v = macro(ctx, name);
 
 	if (v && session_set(field, v) < 0)
+		log_msg(LOG_ERR, "out of memory keeping macro %s", name);
+}
+
+/* set_address_macro - copy an address macro, written as the client's address is:
+ * Sendmail gives IPv6 addresses as "IPv6:0:0:0:0:0:0:0:1", Postfix as "::1" */
+static void set_address_macro(SMFICTX *ctx, const char *name, char **field)
+{
+	const char *v = macro(ctx, name);
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
+	if (v == NULL)
+		return;
+	if (strncasecmp(v, "IPv6:", 5) == 0)
+		v += 5;
+	if (inet_pton(AF_INET6, v, &a6) == 1 && inet_ntop(AF_INET6, &a6, text, sizeof(text)))
+		v = text;
+	if (session_set(field, v) < 0)
 		log_msg(LOG_ERR, "out of memory keeping macro %s", name);
 }
 
@@ -419,9 +438,9 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 		host[sizeof(host) - 1] = '\0';
 		session_set(&s->server_name, host);
 	}
-	set_macro(ctx, "{daemon_addr}", &s->server_ip);
+	set_address_macro(ctx, "{daemon_addr}", &s->server_ip);
 	if (s->server_ip == NULL)
-		set_macro(ctx, "{if_addr}", &s->server_ip);
+		set_address_macro(ctx, "{if_addr}", &s->server_ip);
 	if ((port = macro(ctx, "{daemon_port}")) != NULL) {
 		char *end;
 		unsigned long v = strtoul(port, &end, 10);

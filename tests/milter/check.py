@@ -664,12 +664,15 @@ def _(ck):
 
 
 @scenario("connect-nonip", "connect request: non-IP connection has ip \"\" and port 0; IPv6 "
-          "address kept; without daemon macros server.port is 0 and server.ip null", "all",
+          "address kept; without daemon macros server.port is 0 and server.ip null; Sendmail's "
+          "IPv6:... {daemon_addr} normalised", "all",
           "fields.lua", CASE="nonip")
 def _(ck):
     reqs = ck.reqs("connect")
-    if ck.equal(len(reqs), 2, "connect requests"):
-        local, v6 = reqs
+    if ck.equal(len(reqs), 3, "connect requests"):
+        local, v6, sendmail_v6 = reqs
+        ck.equal(dig(sendmail_v6, "context", "server", "ip"), "2001:db8::25",
+                 "server.ip from Sendmail's \"IPv6:...\" {daemon_addr}")
         ck.equal(dig(local, "context", "client", "ip"), "", "client.ip of a local connection")
         ck.equal(dig(local, "context", "client", "port"), 0,
                  "client.port of a local connection")

@@ -32,10 +32,14 @@ t.run({
 			"{client_ptr}", "relay.example.net" })
 	end,
 
-	-- a local (non-IP) connection, an IPv6 client, and no daemon macros at all
+	-- a local (non-IP) connection, an IPv6 client, and no daemon macros at all;
+	-- then a Sendmail-style IPv6 {daemon_addr}
 	nonip = function()
 		connect_only("localhost", "unspec", { "j", "mx.example.org" })
 		connect_only("v6.example.net", "2001:db8::25", nil)
+		-- Sendmail writes its own IPv6 address as "IPv6:" and eight groups
+		connect_only("v6.example.net", "2001:db8::26", { "j", "mx.example.org",
+			"{daemon_addr}", "IPv6:2001:DB8:0:0:0:0:0:25" })
 	end,
 
 	-- two sessions open at once from one address

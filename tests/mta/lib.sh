@@ -11,7 +11,9 @@
 #   MT_TMP       private work directory (mktemp -d), removed at exit
 #   HOOK_PORT    the hook server's port;  HOOK_URL its URL
 #   CAPTURE_DIR  where capture.py stores NNNN.eml + NNNN.json
-#   BRIDGE_SOCK  the bridge's unix socket
+#   BRIDGE_KIND  the socket kind the MTA reaches the bridge by: unix, inet or inet6
+#   BRIDGE_SOCK  the bridge's unix socket (kind unix)
+#   BRIDGE_PORT  the bridge's TCP port on 127.0.0.1 or ::1 (kinds inet, inet6)
 #   SWAKS_OUT    transcript of the last `send`; SWAKS_RC its exit status
 #
 # Scenario results: a scenario calls expect*/fail, which collect failure
@@ -164,6 +166,21 @@ s.close()
 EOF
 }
 
+# tcp_listening - something listens on TCP PORT (4 or 6: which table), read from
+#   the kernel's table, not by connecting: a connection to an MTA would run the
+#   milter's connect stage, and one to the bridge would start a milter session
+tcp_listening() {
+	local table=/proc/net/tcp
+	[ "$2" = 6 ] && table=/proc/net/tcp6
+	"$PYTHON3" - "$1" "$table" <<'EOF'
+import sys
+port = "%04X" % int(sys.argv[1])
+with open(sys.argv[2]) as f:
+    rows = [line.split() for line in f.readlines()[1:]]
+sys.exit(0 if any(r[1].endswith(":" + port) and r[3] == "0A" for r in rows) else 1)
+EOF
+}
+
 # have_ipv6 - the ::1 loopback can be bound
 have_ipv6() {
 	"$PYTHON3" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null
@@ -175,6 +192,11 @@ mt_setup() {
 	chmod 755 "$MT_TMP"
 	mkdir -p "$MT_TMP/msg" "$MT_TMP/swaks" "$MT_TMP/hook" "$MT_TMP/capture" "$MT_TMP/bridge"
 	chmod 755 "$MT_TMP/bridge"
+	# The bridge's unix socket lives where no directory on its path is
+	# writable by all: Sendmail refuses a socket under /tmp as unsafe.
+	MT_SOCK_DIR=$(mktemp -d /run/mtahooks-mta.XXXXXX 2>/dev/null) || MT_SOCK_DIR=$MT_TMP/bridge
+	chmod 755 "$MT_SOCK_DIR"
+	BRIDGE_SOCK=$MT_SOCK_DIR/milter.sock
 }
 
 # mt_cleanup - stop everything we started (trap on EXIT); keep files on request
@@ -185,6 +207,7 @@ mt_cleanup() {
 		mt_kill "$pid"
 	done
 	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
+		[ -n "$MT_SOCK_DIR" ] && [ "$MT_SOCK_DIR" != "$MT_TMP/bridge" ] && rm -rf "$MT_SOCK_DIR"
 		if [ -n "$MTA_TEST_KEEP" ]; then
 			echo "# kept $MT_TMP"
 		else
@@ -274,6 +297,47 @@ mail_named() {
 	"$PYTHON3" "$MT_QUERY" named "$1" "$2"
 }
 
+# ---- TLS and SASL for the MTA -------------------------------------------------
+
+SASL_USER=xuser@mtahooks.test
+SASL_PASS=xuser-test-password
+
+# tls_make - a test CA and, signed by it, a server and a client certificate, made
+#   once per run in $MT_TMP/tls (ca.pem, server.pem/.key, client.pem/.key)
+tls_make() {
+	local dir=$MT_TMP/tls who
+	[ -f "$dir/client.pem" ] && return 0
+	mkdir -p "$dir" || return 1
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/O=mtahooks test/CN=mtahooks test CA" \
+			-keyout "$dir/ca.key" -out "$dir/ca.pem" &&
+			for who in server client; do
+				openssl req -newkey rsa:2048 -nodes -subj "/O=mtahooks test/CN=$who.mtahooks.test" \
+					-keyout "$dir/$who.key" -out "$dir/$who.csr" &&
+					openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+						-CAcreateserial -days 2 -out "$dir/$who.pem" || return 1
+			done
+	} >"$dir/make.log" 2>&1 || { diag "making test certificates failed: $(tail -3 "$dir/make.log")"; return 1; }
+	chmod 600 "$dir"/*.key
+	# The CA directory as OpenSSL looks certificates up in it (by subject hash).
+	ln -sf ca.pem "$dir/$(openssl x509 -noout -hash -in "$dir/ca.pem").0"
+}
+
+# sasl_make DIR - a Cyrus sasldb in DIR/sasldb2 holding $SASL_USER; 1 when
+#   saslpasswd2 (Debian sasl2-bin) is missing
+sasl_make() {
+	command -v saslpasswd2 >/dev/null 2>&1 || return 1
+	printf '%s' "$SASL_PASS" |
+		saslpasswd2 -f "$1/sasldb2" -p -c -u "${SASL_USER#*@}" "${SASL_USER%@*}" || return 1
+	chmod 644 "$1/sasldb2"
+}
+
+# sasl_conf DB - the Cyrus SASL application configuration for AUTH PLAIN/LOGIN
+#   against the sasldb DB (Postfix: smtpd.conf, Sendmail: Sendmail.conf)
+sasl_conf() {
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: PLAIN LOGIN\n' "$1"
+}
+
 # ---- the bridge ----------------------------------------------------------------
 
 # bridge_config - write a configuration with one hook "t"; prints its path
@@ -283,7 +347,7 @@ bridge_config() {
 	cat >"$file" <<EOF
 # written by tests/mta/lib.sh
 [milter]
-listen = "unix:$BRIDGE_SOCK"
+listen = "$(bridge_listen)"
 
 [session.hook."t"]
 enable = true
@@ -298,13 +362,22 @@ EOF
 	echo "$file"
 }
 
+# bridge_listen - the bridge's socket, written as its listen setting
+bridge_listen() {
+	case $BRIDGE_KIND in
+	inet) echo "inet:$BRIDGE_PORT@127.0.0.1" ;;
+	inet6) echo "inet6:$BRIDGE_PORT@::1" ;;
+	*) echo "unix:$BRIDGE_SOCK" ;;
+	esac
+}
+
 # bridge_start - run mtahooks-milter in the foreground with CONFIG; wait until ready
 bridge_start() {
 	local config=$1
 	BRIDGE_LOG=$MT_TMP/bridge/bridge.log
 	echo "=== bridge_start $config" >>"$BRIDGE_LOG"
 	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
-	"$BRIDGE" -f -c "$config" -p "unix:$BRIDGE_SOCK" -v -v 2>>"$BRIDGE_LOG" &
+	"$BRIDGE" -f -c "$config" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
 	BRIDGE_PID=$!
 	mt_track "$BRIDGE_PID"
 	if ! wait_for 10 bridge_ready; then
@@ -314,13 +387,18 @@ bridge_start() {
 	fi
 	# The MTA's unprivileged user must be able to connect: the directory is
 	# 0755 and private to this run, so the socket may be writable by all.
-	chmod 0666 "$BRIDGE_SOCK"
+	[ "$BRIDGE_KIND" = unix ] && chmod 0666 "$BRIDGE_SOCK"
+	return 0
 }
 
 # bridge_ready - the bridge is alive, has said it listens, and the socket exists
 bridge_ready() {
 	kill -0 "$BRIDGE_PID" 2>/dev/null || return 1
-	[ -S "$BRIDGE_SOCK" ] || return 1
+	case $BRIDGE_KIND in
+	inet) tcp_listening "$BRIDGE_PORT" 4 || return 1 ;;
+	inet6) tcp_listening "$BRIDGE_PORT" 6 || return 1 ;;
+	*) [ -S "$BRIDGE_SOCK" ] || return 1 ;;
+	esac
 	tail -c "+$((BRIDGE_LOG_OFF + 1))" "$BRIDGE_LOG" | grep -q "listening on"
 }
 

@@ -9,7 +9,8 @@
 # The interface every driver offers (scenarios.sh uses nothing else):
 #   mta_name                  "postfix"
 #   mta_check                 0 when usable; else prints why not (for SKIP)
-#   mta_start                 start it (needs CAPTURE_PORT, BRIDGE_SOCK, MT_TMP);
+#   mta_start                 start it (needs CAPTURE_PORT, MT_TMP and the bridge's
+#                             socket: BRIDGE_KIND with BRIDGE_SOCK or BRIDGE_PORT);
 #                             sets MTA_PORT, MTA_PORT6 (empty without IPv6), MTA_HOSTNAME
 #   mta_stop                  stop it and anything it left running
 #   mta_config_check          print the MTA's own complaints about its configuration
@@ -24,8 +25,8 @@
 #   mta_has_xclient           0 when XCLIENT can set a login (stands in for SASL)
 #   mta_qid_at STAGE          0 when the MTA gives the milter a queue id at STAGE
 #                             (connect, ehlo, mail, rcpt = the first recipient, data)
-#   mta_addr_echo ADDR        regex for what the MTA puts before the text of a
-#                             MAIL/RCPT rejection of ADDR (empty for Postfix)
+#   mta_rcpt_echo ADDR        regex for what the MTA puts before the text of a
+#                             RCPT rejection of ADDR (empty for Postfix)
 
 PF_CONTRIB_SOCKET="unix:/run/mtahooks-milter/mtahooks-milter.sock"
 
@@ -100,7 +101,16 @@ maillog_file_prefixes = $PF_DIR
 
 # ---- contrib/postfix/main.cf.milter, verbatim but for the socket path ----
 EOF
-	sed "s|$PF_CONTRIB_SOCKET|unix:$BRIDGE_SOCK|" "$top_srcdir/contrib/postfix/main.cf.milter"
+	sed "s|$PF_CONTRIB_SOCKET|$(pf_milter_socket)|" "$top_srcdir/contrib/postfix/main.cf.milter"
+}
+
+# pf_milter_socket - the bridge's socket in Postfix's smtpd_milters syntax
+pf_milter_socket() {
+	case $BRIDGE_KIND in
+	inet) echo "inet:127.0.0.1:$BRIDGE_PORT" ;;
+	inet6) echo "inet:[::1]:$BRIDGE_PORT" ;;
+	*) echo "unix:$BRIDGE_SOCK" ;;
+	esac
 }
 
 # pf_master_cf - the generated master.cf: nothing chrooted, smtpd on loopback
@@ -160,23 +170,11 @@ mta_start() {
 	fi
 	PF_MASTER_PID=$(tr -dc 0-9 <"$PF_DIR/queue/pid/master.pid" 2>/dev/null)
 	[ -n "$PF_MASTER_PID" ] && mt_track "$PF_MASTER_PID"
-	if ! wait_for 10 pf_listening; then
+	if ! wait_for 10 tcp_listening "$MTA_PORT" 4; then
 		diag "postfix does not accept connections on 127.0.0.1:$MTA_PORT"
 		diag "$(mta_log_tail 20)"
 		return 1
 	fi
-}
-
-# pf_listening - something listens on the test port (read from the kernel's
-# table, not by connecting: a connection would run the milter's connect stage)
-pf_listening() {
-	"$PYTHON3" - "$MTA_PORT" <<'EOF2'
-import sys
-port = "%04X" % int(sys.argv[1])
-with open("/proc/net/tcp") as f:
-    rows = [line.split() for line in f.readlines()[1:]]
-sys.exit(0 if any(r[1].endswith(":" + port) and r[3] == "0A" for r in rows) else 1)
-EOF2
 }
 
 # mta_stop - stop the private Postfix; make sure its master is gone
@@ -271,7 +269,7 @@ mta_qid_at() {
 	[ "$1" = data ]
 }
 
-# mta_addr_echo - Postfix shows the milter's reply text as it is
-mta_addr_echo() {
+# mta_rcpt_echo - Postfix shows the milter's reply text as it is
+mta_rcpt_echo() {
 	:
 }

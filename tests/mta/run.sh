@@ -1,14 +1,17 @@
 #!/bin/bash
 # tests/mta/run.sh - end-to-end tests of mtahooks-milter through a real MTA, as TAP
 #
+#   [MTA=postfix|sendmail] [MILTER_SOCKET=unix|inet|inet6] [MTA_SET=all|socket]
 #   top_srcdir=... top_builddir=... PYTHON3=python3 tests/mta/run.sh
 #
 # Starts, all on loopback and under one temporary directory: the scripted hook
 # server, the bridge (top_builddir/src/mtahooks-milter), a capture server for
 # delivered mail and a private MTA (driver tests/mta/$MTA.sh, default postfix)
-# with the bridge as its milter; runs tests/mta/scenarios.sh; stops it all.
-# Needs root (the MTA's master runs as root) and swaks; without them the run
-# is skipped. MTA_TEST_KEEP=1 keeps the temporary directory for inspection;
+# with the bridge as its milter, reached over a socket of kind MILTER_SOCKET
+# (default unix); runs tests/mta/scenarios.sh (all of them, or with
+# MTA_SET=socket the short list that proves a socket kind); stops it all.
+# Needs root (the MTA runs as root) and swaks; without them the run is
+# skipped. MTA_TEST_KEEP=1 keeps the temporary directory for inspection;
 # MTA_TESTS="sc_accept sc_quarantine ..." runs only those scenarios.
 # Exit status 0 iff every test passed.
 
@@ -36,8 +39,22 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v swaks >/dev/null 2>&1 || { echo "1..0 # SKIP swaks is not installed"; exit 0; }
 command -v "$PYTHON3" >/dev/null 2>&1 || { echo "1..0 # SKIP $PYTHON3 not found"; exit 0; }
-if ! why=$(mta_check); then
+why=$(mta_check)
+case $? in
+0) ;;
+2) bail_out "$why" ;;
+*)
 	echo "1..0 # SKIP $why"
+	exit 0
+	;;
+esac
+
+case ${MILTER_SOCKET:=unix} in
+unix | inet | inet6) ;;
+*) bail_out "MILTER_SOCKET must be unix, inet or inet6, not '$MILTER_SOCKET'" ;;
+esac
+if [ "$MILTER_SOCKET" = inet6 ] && ! have_ipv6; then
+	echo "1..0 # SKIP no IPv6 loopback for an inet6 milter socket"
 	exit 0
 fi
 
@@ -45,6 +62,7 @@ fi
 [ -x "$BRIDGE" ] || bail_out "$BRIDGE is not built"
 [ -f "$top_srcdir/tests/lib/hookserver.py" ] || bail_out "tests/lib/hookserver.py is missing"
 
+[ "${MTA_SET:-all}" = socket ] && MTA_TESTS=${MTA_TESTS:-$SOCKET_SCENARIOS}
 if [ -n "$MTA_TESTS" ]; then
 	selected=()
 	for entry in "${SCENARIOS[@]}"; do
@@ -57,7 +75,11 @@ trap mt_cleanup EXIT
 trap 'exit 130' INT TERM
 
 mt_setup
-BRIDGE_SOCK=$MT_TMP/bridge/milter.sock
+BRIDGE_KIND=$MILTER_SOCKET
+case $BRIDGE_KIND in
+inet) BRIDGE_PORT=$(free_port 127.0.0.1) ;;
+inet6) BRIDGE_PORT=$(free_port ::1) ;;
+esac
 hooks_start || bail_out "the hook server did not start: $(cat "$MT_TMP/hook/server.log")"
 capture_start || bail_out "the capture server did not start: $(cat "$MT_TMP/capture.log")"
 BRIDGE_MAIN_CONFIG=$(bridge_config main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true)
@@ -65,7 +87,7 @@ bridge_start "$BRIDGE_MAIN_CONFIG" || bail_out "the bridge did not start"
 mta_start || bail_out "$(mta_name) did not start"
 
 for entry in "${SCENARIOS[@]}"; do
-	run_scenario "$(mta_name): ${entry#*|}" "${entry%%|*}"
+	run_scenario "$(mta_name)/$BRIDGE_KIND: ${entry#*|}" "${entry%%|*}"
 done
 
 [ "$MT_TAP_N" -eq "${#SCENARIOS[@]}" ] && [ "$MT_TAP_FAILED" -eq 0 ]

@@ -1,0 +1,323 @@
+# tests/mta/sendmail.sh - the Sendmail driver for the end-to-end tests (sourced by run.sh)
+# shellcheck shell=bash disable=SC2034,SC2154
+#
+# Starts a private Sendmail 8.17 with the bridge as its only INPUT_MAIL_FILTER,
+# using contrib/sendmail/mtahooks-milter.mc as it is (only the socket is
+# replaced). Offers the same mta_* interface as postfix.sh (see there).
+#
+# Sendmail conflicts with Postfix as a Debian package, so it is not installed:
+# sm_fetch takes sendmail-bin, sendmail-base, sendmail-cf and libwrap0 with
+# `apt-get download`, unpacks them with `dpkg -x` under the build directory
+# (kept between runs) and builds sendmail.cf with m4 from the shipped cf
+# macros. The unpacked binary is set-gid; that bit is cleared so the loader
+# honours LD_LIBRARY_PATH (for libwrap).
+#
+# Everything runs as root but stays private. Each Sendmail command runs in its
+# own UTS and mount namespace (unshare), where
+#   - the host name is $MTA_HOSTNAME (Sendmail sleeps 60 s at start on a host
+#     name without a dot),
+#   - /dev is a small tmpfs holding null, zero, random and urandom from the
+#     real /dev plus a "log" socket served by tests/mta/syslog.py, so its
+#     syslog lines land in $SM_DIR/maillog (the machines run no syslog daemon),
+#   - Cyrus SASL's configuration directory is $SM_DIR/sasl (Sendmail.conf and
+#     a sasldb for AUTH PLAIN).
+# The mounts die with the namespace: nothing outside the test sees them, and
+# nothing outside $MT_TMP and the build directory is written.
+
+SM_CONTRIB_SOCKET="local:/run/mtahooks-milter/mtahooks-milter.sock"
+
+# mta_name - the MTA's name, for test names
+mta_name() {
+	echo sendmail
+}
+
+# sm_paths - where the unpacked packages live (kept between runs)
+sm_paths() {
+	SM_CACHE=$top_builddir/tests/mta/sendmail-debs
+	SM_ROOT=$SM_CACHE/root
+	SM_BIN=$SM_ROOT/usr/libexec/sendmail/sendmail
+	SM_CF_DIR=$SM_ROOT/usr/share/sendmail/cf
+	SM_LIBS=$SM_ROOT/usr/lib/x86_64-linux-gnu
+}
+
+# sm_fetch - download and unpack Sendmail once; the log goes to $SM_CACHE/fetch.log
+sm_fetch() {
+	local deb
+	[ -x "$SM_BIN" ] && [ -f "$SM_CF_DIR/m4/cf.m4" ] && return 0
+	rm -rf "$SM_CACHE"
+	mkdir -p "$SM_CACHE/debs" "$SM_ROOT" || return 1
+	(cd "$SM_CACHE/debs" && apt-get download sendmail-bin sendmail-base sendmail-cf libwrap0) \
+		>"$SM_CACHE/fetch.log" 2>&1 || return 1
+	for deb in "$SM_CACHE"/debs/*.deb; do
+		dpkg -x "$deb" "$SM_ROOT" >>"$SM_CACHE/fetch.log" 2>&1 || return 1
+	done
+	chmod g-s "$SM_BIN"
+	[ -x "$SM_BIN" ]
+}
+
+# mta_check - can a private Sendmail be run here? 0 yes; 1 no (print why, to
+#   skip); 2 no, and under CI that is a failure (the packages could not be had)
+mta_check() {
+	local p version
+	sm_paths
+	for p in unshare mount m4 dpkg apt-get hostname; do
+		command -v "$p" >/dev/null 2>&1 || { echo "$p is not installed"; return 1; }
+	done
+	if ! unshare --mount --uts true 2>/dev/null; then
+		echo "cannot create mount and UTS namespaces (unshare)"
+		return 1
+	fi
+	if ! sm_fetch; then
+		echo "could not download or unpack Sendmail's packages: $(tail -3 "$SM_CACHE/fetch.log" | tr '\n' ' ')"
+		[ -n "$CI" ] && return 2
+		return 1
+	fi
+	# (a dotted host name, or Sendmail sleeps a minute looking for one)
+	version=$(SM_LIBS=$SM_LIBS SM_BIN=$SM_BIN unshare --uts sh -c \
+		'hostname version-check.mtahooks.test && LD_LIBRARY_PATH=$SM_LIBS exec "$SM_BIN" -d0.1 -bt -C /dev/null' \
+		</dev/null 2>&1 | sed -n 's/^Version //p')
+	case $version in
+	8.17.*) ;;
+	*)
+		echo "Sendmail 8.17 required, the package has '$version'"
+		return 1
+		;;
+	esac
+	return 0
+}
+
+# sm_sasl_dir - Cyrus SASL's first configuration directory that exists here;
+#   Sendmail.conf is looked up there (Debian's libsasl2 searches /etc/sasl2,
+#   /etc/sasl, then the plugin directories)
+sm_sasl_dir() {
+	local d
+	for d in /etc/sasl2 /etc/sasl /usr/lib/x86_64-linux-gnu/sasl2 /usr/lib/sasl2; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# sm_run ARGS... - run the unpacked sendmail with ARGS in its private namespaces
+sm_run() {
+	SM_HOSTNAME=$MTA_HOSTNAME SM_DIR=$SM_DIR SM_SASL_TARGET=$SM_SASL_TARGET \
+		SM_LIBS=$SM_LIBS SM_BIN=$SM_BIN \
+		unshare --mount --uts --propagation private sh -c '
+		set -e
+		hostname "$SM_HOSTNAME"
+		mount --bind /dev "$SM_DIR/dev-real"
+		mount -t tmpfs -o mode=755,size=1m mtahooks-test-dev /dev
+		for d in null zero random urandom; do
+			: >"/dev/$d"
+			mount --bind "$SM_DIR/dev-real/$d" "/dev/$d"
+		done
+		: >/dev/log
+		mount --bind "$SM_DIR/log.sock" /dev/log
+		if [ -n "$SM_SASL_TARGET" ]; then
+			mount --bind "$SM_DIR/sasl" "$SM_SASL_TARGET"
+		fi
+		export LD_LIBRARY_PATH="$SM_LIBS"
+		exec "$SM_BIN" "$@"' sendmail "$@"
+}
+
+# sm_milter_socket - the bridge's socket in Sendmail's S= syntax
+sm_milter_socket() {
+	case $BRIDGE_KIND in
+	inet) echo "inet:$BRIDGE_PORT@127.0.0.1" ;;
+	inet6) echo "inet6:$BRIDGE_PORT@::1" ;;
+	*) echo "local:$BRIDGE_SOCK" ;;
+	esac
+}
+
+# sm_mc - the generated sendmail.mc: test settings, then the contrib lines
+sm_mc() {
+	cat <<EOF
+divert(-1)
+# Generated by tests/mta/sendmail.sh for one test run; removed afterwards.
+divert(0)dnl
+VERSIONID(\`mtahooks-milter test instance')dnl
+OSTYPE(\`linux')dnl
+define(\`confDOMAIN_NAME', \`$MTA_HOSTNAME')dnl
+define(\`QUEUE_DIR', \`$SM_DIR/queue')dnl
+define(\`confPID_FILE', \`$SM_DIR/sendmail.pid')dnl
+define(\`STATUS_FILE', \`$SM_DIR/statistics')dnl
+define(\`ALIAS_FILE', \`')dnl
+define(\`confHELP_FILE', \`')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confLOG_LEVEL', \`14')dnl
+define(\`confMILTER_LOG_LEVEL', \`6')dnl
+dnl Everything goes to the capture server, byte for byte (no 8-bit to QP).
+define(\`SMART_HOST', \`[127.0.0.1]')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $CAPTURE_PORT')dnl
+define(\`ESMTP_MAILER_ARGS', \`TCP \$h $CAPTURE_PORT')dnl
+define(\`confEIGHT_BIT_HANDLING', \`pass')dnl
+dnl Retry quickly should a delivery ever be deferred.
+define(\`confTO_QUEUEWARN', \`1h')dnl
+dnl STARTTLS with the certificates made for this run; ask for a client certificate.
+define(\`confCACERT_PATH', \`$MT_TMP/tls')dnl
+define(\`confCACERT', \`$MT_TMP/tls/ca.pem')dnl
+define(\`confSERVER_CERT', \`$MT_TMP/tls/server.pem')dnl
+define(\`confSERVER_KEY', \`$MT_TMP/tls/server.key')dnl
+dnl AUTH PLAIN against the sasldb of this run (see sm_run).
+define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
+TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
+DAEMON_OPTIONS(\`Family=inet, Name=MTA, Addr=127.0.0.1, Port=$MTA_PORT')dnl
+EOF
+	[ -n "$MTA_PORT6" ] && echo "DAEMON_OPTIONS(\`Family=inet6, Name=MTA6, Addr=::1, Port=$MTA_PORT6')dnl"
+	cat <<'EOF'
+FEATURE(`accept_unresolvable_domains')dnl
+FEATURE(`nocanonify')dnl
+MAILER(`smtp')dnl
+dnl ---- contrib/sendmail/mtahooks-milter.mc, verbatim but for the socket ----
+EOF
+	sed "s|$SM_CONTRIB_SOCKET|$(sm_milter_socket)|" "$top_srcdir/contrib/sendmail/mtahooks-milter.mc"
+}
+
+# mta_start - generate the configuration and start the private Sendmail daemon
+mta_start() {
+	local n
+	sm_paths
+	SM_DIR=$MT_TMP/sendmail
+	MTA_HOSTNAME=mta-test.mtahooks.test
+	MTA_PORT=$(free_port 127.0.0.1) || return 1
+	MTA_PORT6=
+	have_ipv6 && MTA_PORT6=$(free_port ::1)
+	n=$(grep -c -F "$SM_CONTRIB_SOCKET" "$top_srcdir/contrib/sendmail/mtahooks-milter.mc")
+	if [ "$n" != 1 ]; then
+		diag "contrib/sendmail/mtahooks-milter.mc must name $SM_CONTRIB_SOCKET exactly once (found $n)"
+		return 1
+	fi
+	mkdir -p "$SM_DIR/queue" "$SM_DIR/dev-real" "$SM_DIR/sasl" || return 1
+	chmod 700 "$SM_DIR/queue"
+	tls_make || return 1
+	SM_SASL_TARGET=$(sm_sasl_dir)
+	if [ -n "$SM_SASL_TARGET" ]; then
+		sasl_make "$SM_DIR/sasl" || return 1
+		sasl_conf "$SM_DIR/sasl/sasldb2" >"$SM_DIR/sasl/Sendmail.conf"
+	fi
+	"$PYTHON3" "$MT_DIR/syslog.py" --socket "$SM_DIR/log.sock" --log "$SM_DIR/maillog" \
+		>"$SM_DIR/syslog.out" 2>&1 &
+	mt_track $!
+	wait_for 10 test -S "$SM_DIR/log.sock" || return 1
+	sm_mc >"$SM_DIR/sendmail.mc" || return 1
+	if ! m4 -D_CF_DIR_="$SM_CF_DIR/" "$SM_CF_DIR/m4/cf.m4" "$SM_DIR/sendmail.mc" \
+		>"$SM_DIR/sendmail.cf" 2>"$SM_DIR/m4.err"; then
+		diag "m4 could not build sendmail.cf: $(cat "$SM_DIR/m4.err")"
+		return 1
+	fi
+	sm_run -C "$SM_DIR/sendmail.cf" -bD -q2s >"$SM_DIR/daemon.out" 2>&1 &
+	SM_PID=$!
+	mt_track "$SM_PID"
+	if ! wait_for 15 tcp_listening "$MTA_PORT" 4; then
+		diag "sendmail does not accept connections on 127.0.0.1:$MTA_PORT"
+		diag "$(cat "$SM_DIR/daemon.out")"
+		diag "$(mta_log_tail 20)"
+		return 1
+	fi
+}
+
+# sm_children PID - the PIDs of PID's descendants, deepest last
+sm_children() {
+	local kid
+	for kid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$kid"
+		sm_children "$kid"
+	done
+}
+
+# mta_stop - stop the private Sendmail and whatever it forked
+mta_stop() {
+	local kids pid
+	[ -n "$SM_PID" ] || return 0
+	kids=$(sm_children "$SM_PID")
+	mt_kill "$SM_PID"
+	for pid in $kids; do
+		mt_kill "$pid"
+	done
+	SM_PID=
+}
+
+# mta_config_check - m4's and Sendmail's complaints about the generated configuration
+mta_config_check() {
+	cat "$SM_DIR/m4.err"
+	sm_run -C "$SM_DIR/sendmail.cf" -bt </dev/null 2>&1 | grep -Ei 'error|warning|unknown|line [0-9]+:'
+	# Lines the daemon printed: there should be none.
+	cat "$SM_DIR/daemon.out"
+}
+
+# sm_mailq [-qQ] - the queue listing (-qQ: the quarantined messages)
+sm_mailq() {
+	sm_run -C "$SM_DIR/sendmail.cf" -bp "$@" 2>&1
+}
+
+# sm_queue_ids [-qQ] - the ids in a queue listing
+sm_queue_ids() {
+	sm_mailq "$@" | sed -n 's/^\([0-9A-Za-z]\{8,\}\)[*X-]\{0,1\} .*/\1/p'
+}
+
+# mta_wait_idle - wait until the queue holds nothing but quarantined mail
+mta_wait_idle() {
+	wait_for 20 sm_idle
+}
+
+# sm_idle - no message waits in the queue (quarantined ones are listed apart)
+sm_idle() {
+	[ -z "$(sm_queue_ids)" ]
+}
+
+# mta_queue_summary - the queue on one line
+mta_queue_summary() {
+	sm_mailq | tr '\n\t' '  ' | tr -s ' '
+}
+
+# mta_held_ids - queue ids of quarantined messages
+mta_held_ids() {
+	sm_queue_ids -qQ
+}
+
+# mta_held_headers - the header section of a quarantined message, from its hf file
+#   (each "H" line of the queue file, without Sendmail's ?flags? prefix)
+mta_held_headers() {
+	sed -n -e '/^H/{s/^H\(?[^?]*?\)\{0,1\}//;p;}' -e '/^	/p' "$SM_DIR/queue/hf$1" 2>&1
+}
+
+# mta_held_reason - the quarantine reason Sendmail kept (the "q" line)
+mta_held_reason() {
+	sed -n 's/^q//p' "$SM_DIR/queue/hf$1" 2>/dev/null
+}
+
+# mta_held_delete - remove a quarantined message
+mta_held_delete() {
+	rm -f "$SM_DIR/queue/hf$1" "$SM_DIR/queue/df$1"
+}
+
+# mta_qid_from_transcript - the id in "250 2.0.0 ID Message accepted for delivery"
+mta_qid_from_transcript() {
+	replies | sed -n 's/^250 2\.0\.0 \([0-9A-Za-z]*\) Message accepted for delivery$/\1/p' | tail -1
+}
+
+# mta_client_name - the client host name in the last "relay=NAME [ADDR]" log line
+mta_client_name() {
+	grep ' from=.*relay=' "$SM_DIR/maillog" | tail -1 |
+		sed 's/.*relay=\([^ ]*\) \[.*/\1/'
+}
+
+# mta_log_tail - the end of the MTA's log
+mta_log_tail() {
+	tail -"$1" "$SM_DIR/maillog" 2>/dev/null
+}
+
+# mta_has_xclient - Debian's Sendmail is built without XCLIENT
+mta_has_xclient() {
+	return 1
+}
+
+# mta_qid_at - Sendmail has a queue id from the connection on
+mta_qid_at() {
+	return 0
+}
+
+# mta_rcpt_echo - Sendmail puts "<address>... " before the text of a RCPT rejection
+#   (on the first line of a multi-line one; not at MAIL, where it has no address)
+mta_rcpt_echo() {
+	printf '<%s>\\.\\.\\. ' "$(printf '%s' "$1" | sed 's/[.[\*^$()+?{|]/\\&/g')"
+}
