@@ -619,6 +619,65 @@ static void test_unknown_keys_are_errors_at_every_level(void **state)
 		expect_one_error(cases[i].text, cases[i].message);
 }
 
+static void test_unknown_keys_close_to_a_known_one_get_a_suggestion(void **state)
+{
+	static const struct error_case cases[] = {
+	    {"[miltr]\nlisten = \"unix:/x\"\n",
+	     NAME ":1: miltr: unknown key; did you mean \"milter\"?"},
+	    {"[sesion.hook.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: sesion: unknown key; did you mean \"session\"?"},
+	    {"[hook.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: hook: unknown key; did you mean \"session.hook\"?"},
+	    {"[milter]\nlisen = \"unix:/x\"\n",
+	     NAME ":2: milter.lisen: unknown key; did you mean \"listen\"?"},
+	    {"[milter]\nserver_name = \"mx\"\n",
+	     NAME ":2: milter.server_name: unknown key; did you mean \"server-name\"?"},
+	    {"[milter]\nmax-mesage-size = 5\n",
+	     NAME ":2: milter.max-mesage-size: unknown key; did you mean \"max-message-size\"?"},
+	    {"[session.hooks.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: session.hooks: unknown key; did you mean \"hook\"?"},
+	    {HOOK "timout = \"3s\"\n",
+	     NAME ":3: session.hook.\"h\".timout: unknown key; did you mean \"timeout\"?"},
+	    {HOOK "enabled = true\n",
+	     NAME ":3: session.hook.\"h\".enabled: unknown key; did you mean \"enable\"?"},
+	    {HOOK "stage = [\"data\"]\n",
+	     NAME ":3: session.hook.\"h\".stage: unknown key; did you mean \"stages\"?"},
+	    {HOOK "Headers = []\n",
+	     NAME ":3: session.hook.\"h\".Headers: unknown key; did you mean \"headers\"?"},
+	    {HOOK "allow_invalid_certs = true\n",
+	     NAME ":3: session.hook.\"h\".allow_invalid_certs: unknown key; did you mean "
+	          "\"allow-invalid-certs\"?"},
+	    {HOOK "tempfail-on-error = false\n",
+	     NAME ":3: session.hook.\"h\".tempfail-on-error: unknown key; did you mean "
+	          "\"options.tempfail-on-error\"?"},
+	    {HOOK "secret = \"x\"\n",
+	     NAME ":3: session.hook.\"h\".secret: unknown key; did you mean \"auth.secret\"?"},
+	    {HOOK "[session.hook.\"h\".option]\ntempfail-on-error = false\n",
+	     NAME ":3: session.hook.\"h\".option: unknown key; did you mean \"options\"?"},
+	    {HOOK "options.tempfail_on_error = false\n",
+	     NAME ":3: session.hook.\"h\".options.tempfail_on_error: unknown key; did you mean "
+	          "\"tempfail-on-error\"?"},
+	    {HOOK "options.max-respons-size = 5\n",
+	     NAME ":3: session.hook.\"h\".options.max-respons-size: unknown key; did you mean "
+	          "\"max-response-size\"?"},
+	    {HOOK "auth.usrname = \"u\"\n",
+	     NAME ":3: session.hook.\"h\".auth.usrname: unknown key; did you mean "
+	          "\"username\"?"},
+	    {HOOK "auth.username = \"u\"\nauth.password = \"p\"\n",
+	     NAME ":4: session.hook.\"h\".auth.password: unknown key; did you mean "
+	          "\"secret\"?"},
+	    /* Short keys take one edit only: two would turn "path" into "auth". */
+	    {HOOK "rul = \"x\"\n", NAME ":3: session.hook.\"h\".rul: unknown key; did you mean "
+	                                "\"url\"?"},
+	    {HOOK "path = \"/x\"\n", NAME ":3: session.hook.\"h\".path: unknown key"},
+	    {HOOK "timeout-after = \"3s\"\n",
+	     NAME ":3: session.hook.\"h\".timeout-after: unknown key"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one_error(cases[i].text, cases[i].message);
+}
+
 static void test_all_errors_are_reported_together(void **state)
 {
 	struct config_errors errs = {0};
@@ -1007,6 +1066,7 @@ int main(void)
 	    cmocka_unit_test(test_milter_type_errors_name_what_was_expected),
 	    cmocka_unit_test(test_hook_type_errors_name_what_was_expected),
 	    cmocka_unit_test(test_unknown_keys_are_errors_at_every_level),
+	    cmocka_unit_test(test_unknown_keys_close_to_a_known_one_get_a_suggestion),
 	    cmocka_unit_test(test_all_errors_are_reported_together),
 	    cmocka_unit_test(test_syntax_error_names_file_and_line),
 	    cmocka_unit_test(test_parse_duration_table),
