@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -41,13 +42,15 @@ struct parser {
 	const char *name;     /* the file name written in messages */
 	struct toml_doc *doc; /* for toml_line */
 	struct config_errors *errs;
-	int failed; /* an error could not even be recorded (out of memory) */
+	unsigned exposed; /* the file's mode when group or others may read it, else 0 */
+	int failed;       /* an error could not even be recorded (out of memory) */
 };
 
 /* A string value after substitutions, with the text it was written as. */
 struct strval {
 	char *value;     /* malloc'd, substitutions done */
 	const char *raw; /* borrowed from the tree: safe to quote (it is what the file says) */
+	size_t literal;  /* how many bytes of value the file holds itself, not substituted */
 };
 
 static void add_error(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
@@ -64,7 +67,7 @@ static void shown(char *out, size_t outlen, const char *text);
 static int get_string(struct parser *p, struct json_object *v, const char *key, unsigned line,
                       struct strval *out);
 static int substitute(struct parser *p, const char *raw, size_t rawlen, const char *key,
-                      unsigned line, char **out);
+                      unsigned line, char **out, size_t *literal);
 static int subst_file(struct parser *p, const char *path, const char *key, unsigned line,
                       struct buf *out);
 static int get_bool(struct parser *p, struct json_object *v, const char *key, unsigned line,
@@ -75,6 +78,8 @@ static int get_duration(struct parser *p, struct json_object *v, const char *key
                         long *out);
 static int check_url(const char *url);
 static const char *check_header(const char *header);
+static struct config *parse_text(const char *text, size_t len, const char *name, unsigned exposed,
+                                 struct config_errors *errs);
 static void parse_milter(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_session(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_hook(struct parser *p, const char *id, struct json_object *tbl,
@@ -224,8 +229,10 @@ int parse_size(const char *text, size_t *bytes)
 /* config_load - read and validate a configuration file */
 struct config *config_load(const char *path, struct config_errors *errs)
 {
-	struct parser p = {path, NULL, errs, 0};
+	struct parser p = {.name = path, .errs = errs};
 	struct config *cfg;
+	struct stat st;
+	unsigned exposed = 0;
 	char *text;
 	size_t len;
 	FILE *fp;
@@ -238,6 +245,9 @@ struct config *config_load(const char *path, struct config_errors *errs)
 		add_raw_error(&p, msg);
 		return NULL;
 	}
+	/* A secret written in clear is warned about when others can read it (parse_auth). */
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+		exposed = (unsigned)(st.st_mode & 07777);
 	/* One byte more than the limit tells a file that is too large from one that fits. */
 	text = malloc(CONFIG_FILE_MAX + 1);
 	if (text == NULL) {
@@ -265,7 +275,7 @@ struct config *config_load(const char *path, struct config_errors *errs)
 		free(text);
 		return NULL;
 	}
-	cfg = config_parse(text, len, path, errs);
+	cfg = parse_text(text, len, path, exposed, errs);
 	free(text);
 	return cfg;
 }
@@ -274,7 +284,14 @@ struct config *config_load(const char *path, struct config_errors *errs)
 struct config *config_parse(const char *text, size_t len, const char *name,
                             struct config_errors *errs)
 {
-	struct parser p = {name ? name : "<config>", NULL, errs, 0};
+	return parse_text(text, len, name, 0, errs);
+}
+
+/* parse_text - config_parse, knowing whether the file is readable by others (its mode) */
+static struct config *parse_text(const char *text, size_t len, const char *name, unsigned exposed,
+                                 struct config_errors *errs)
+{
+	struct parser p = {.name = name ? name : "<config>", .errs = errs, .exposed = exposed};
 	size_t before = errs->count;
 	struct json_object *root;
 	struct config *cfg;
@@ -668,6 +685,7 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
 
 	out->value = NULL;
 	out->raw = NULL;
+	out->literal = 0;
 	if (!json_object_is_type(v, json_type_string)) {
 		add_error(p, line, key, "expected a string");
 		return -1;
@@ -678,7 +696,7 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
 		add_error(p, line, key, "a NUL character is not allowed");
 		return -1;
 	}
-	if (substitute(p, raw, (size_t)len, key, line, &out->value) < 0)
+	if (substitute(p, raw, (size_t)len, key, line, &out->value, &out->literal) < 0)
 		return -1;
 	out->raw = raw;
 	return 0;
@@ -690,13 +708,14 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
  * cannot pull in another file. Messages name the variable or file, never the value.
  */
 static int substitute(struct parser *p, const char *raw, size_t rawlen, const char *key,
-                      unsigned line, char **out)
+                      unsigned line, char **out, size_t *literal)
 {
 	struct buf b = BUF_INIT(SUBST_VALUE_MAX);
 	size_t i = 0;
 	int rc = 0;
 
 	*out = NULL;
+	*literal = 0;
 	while (i < rawlen) {
 		const char *open = memchr(raw + i, '%', rawlen - i);
 		const char *body, *close = NULL;
@@ -705,15 +724,18 @@ static int substitute(struct parser *p, const char *raw, size_t rawlen, const ch
 		if (open == NULL) {
 			if (buf_append(&b, raw + i, rawlen - i) < 0)
 				goto too_long;
+			*literal += rawlen - i;
 			break;
 		}
 		at = (size_t)(open - raw);
 		if (buf_append(&b, raw + i, at - i) < 0)
 			goto too_long;
+		*literal += at - i;
 		i = at;
 		if (at + 1 >= rawlen || raw[at + 1] != '{') {
 			if (buf_append(&b, "%", 1) < 0)
 				goto too_long;
+			*literal += 1;
 			i++;
 			continue;
 		}
@@ -790,6 +812,7 @@ static int substitute(struct parser *p, const char *raw, size_t rawlen, const ch
 			}
 			if (buf_append(&b, "%{", 2) < 0)
 				goto too_long;
+			*literal += 2;
 			i = at + 2;
 			continue;
 		}
@@ -1437,6 +1460,14 @@ static void parse_auth(struct parser *p, struct json_object *tbl, const char *pr
 			if (get_string(p, v, key, line, &s) < 0) {
 				continue;
 			}
+			/* Only a warning: the file may be meant for a group the daemon runs in. */
+			if (p->exposed != 0 && s.literal > 0)
+				log_msg(
+				    LOG_WARNING,
+				    "%s:%u: %s: secret written in clear in a file that group or "
+				    "others can read (mode %04o); give the file mode 0600 or take "
+				    "the secret from %%{file:...}%% or %%{env:...}%%",
+				    p->name, line, key, p->exposed);
 			secret_free(hook->auth_secret);
 			hook->auth_secret = s.value;
 		} else {
