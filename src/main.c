@@ -390,6 +390,7 @@ static void reload_now(void)
 {
 	struct config_errors errs = {0};
 	struct config *cfg = config_load(reloader.path, &errs);
+	size_t nhooks;
 
 	if (cfg == NULL) {
 		for (size_t i = 0; i < errs.count; i++)
@@ -406,9 +407,11 @@ static void reload_now(void)
 		        "%s: [milter] listen changed to \"%s\": a restart is needed for that; "
 		        "still listening on %s",
 		        reloader.path, cfg->listen, reloader.listen);
-	log_msg(LOG_NOTICE, "configuration reloaded from %s: %zu hook%s", reloader.path,
-	        cfg->nhooks, cfg->nhooks == 1 ? "" : "s");
+	nhooks = cfg->nhooks;
+	/* Logged once in force: a connection opened after this line negotiates with it. */
 	config_set_current(cfg);
+	log_msg(LOG_NOTICE, "configuration reloaded from %s: %zu hook%s", reloader.path, nhooks,
+	        nhooks == 1 ? "" : "s");
 }
 
 /* absolute_path - path, made absolute against the working directory (links kept as they are) */
