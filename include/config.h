@@ -24,10 +24,12 @@
  *	Every problem found is appended to errs (not only the first), each as one
  *	line "FILE:LINE: KEY: what is wrong", KEY written as in TOML, e.g.
  *	'/etc/mtahooks-milter.toml:12: session.hook."spam".timeout: invalid
- *	duration "3x" (use ms, s, m, h or d)'. Unknown keys and tables are errors.
- *	Warnings (the "auth" stage, which never fires under milter) are logged
- *	with log_msg(LOG_WARNING) and do not fail the load. Secrets never appear
- *	in a message.
+ *	duration "3x" (use ms, s, m, h or d)'. Unknown keys and tables are errors,
+ *	with 'did you mean "timeout"?' when a known key of that table is close.
+ *	Warnings (the "auth" stage, which never fires under milter; an auth.secret
+ *	written in clear, not through a substitution, in a file that config_load
+ *	finds readable by group or others) are logged with log_msg(LOG_WARNING)
+ *	and do not fail the load. Secrets never appear in a message.
  *
  *	A loaded configuration is immutable and reference-counted: it starts with
  *	one reference owned by the caller. config_set_current takes over the

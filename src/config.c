@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -30,30 +31,43 @@
 #define DEFAULT_MAX_MSG    ((size_t)64 * 1024 * 1024)
 #define DEFAULT_MAX_RESP   ((size_t)52428800)
 
+/* A key a table knows; say is what "did you mean" offers for it (NULL: the name itself). */
+struct known_key {
+	const char *name;
+	const char *say;
+};
+
 /* One parse: where messages go and what they name. */
 struct parser {
 	const char *name;     /* the file name written in messages */
 	struct toml_doc *doc; /* for toml_line */
 	struct config_errors *errs;
-	int failed; /* an error could not even be recorded (out of memory) */
+	unsigned exposed; /* the file's mode when group or others may read it, else 0 */
+	int failed;       /* an error could not even be recorded (out of memory) */
 };
 
 /* A string value after substitutions, with the text it was written as. */
 struct strval {
 	char *value;     /* malloc'd, substitutions done */
 	const char *raw; /* borrowed from the tree: safe to quote (it is what the file says) */
+	size_t literal;  /* how many bytes of value the file holds itself, not substituted */
 };
 
 static void add_error(struct parser *p, unsigned line, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void add_raw_error(struct parser *p, const char *text);
+static void unknown_key(struct parser *p, unsigned line, const char *key, const char *name,
+                        const struct known_key *known);
+static const char *suggest(const char *name, const struct known_key *known);
+static unsigned key_distance(const char *a, const char *b);
+static int fold(char c);
 static unsigned line_of(struct parser *p, const struct json_object *v, unsigned fallback);
 static void key_join(char *out, size_t outlen, const char *prefix, const char *name, int quote);
 static void shown(char *out, size_t outlen, const char *text);
 static int get_string(struct parser *p, struct json_object *v, const char *key, unsigned line,
                       struct strval *out);
 static int substitute(struct parser *p, const char *raw, size_t rawlen, const char *key,
-                      unsigned line, char **out);
+                      unsigned line, char **out, size_t *literal);
 static int subst_file(struct parser *p, const char *path, const char *key, unsigned line,
                       struct buf *out);
 static int get_bool(struct parser *p, struct json_object *v, const char *key, unsigned line,
@@ -64,6 +78,8 @@ static int get_duration(struct parser *p, struct json_object *v, const char *key
                         long *out);
 static int check_url(const char *url);
 static const char *check_header(const char *header);
+static struct config *parse_text(const char *text, size_t len, const char *name, unsigned exposed,
+                                 struct config_errors *errs);
 static void parse_milter(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_session(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_hook(struct parser *p, const char *id, struct json_object *tbl,
@@ -83,6 +99,38 @@ static void lock_current(void);
 static void unlock_current(void);
 
 static const char *const stage_names[STAGE_COUNT] = {"connect", "ehlo", "mail", "rcpt", "data"};
+
+/*
+ * The keys of each table, for "did you mean". A key that belongs one table further down
+ * (tempfail-on-error written in the hook's table) is offered with its path from where it
+ * was written.
+ */
+static const struct known_key top_keys[] = {
+    {"milter", NULL}, {"session", NULL}, {"hook", "session.hook"}, {NULL, NULL}};
+static const struct known_key milter_keys[] = {
+    {"listen", NULL}, {"server-name", NULL}, {"max-message-size", NULL}, {NULL, NULL}};
+static const struct known_key session_keys[] = {{"hook", NULL}, {NULL, NULL}};
+static const struct known_key hook_keys[] = {{"enable", NULL},
+                                             {"url", NULL},
+                                             {"stages", NULL},
+                                             {"timeout", NULL},
+                                             {"allow-invalid-certs", NULL},
+                                             {"headers", NULL},
+                                             {"options", NULL},
+                                             {"auth", NULL},
+                                             {"tempfail-on-error", "options.tempfail-on-error"},
+                                             {"max-response-size", "options.max-response-size"},
+                                             {"username", "auth.username"},
+                                             {"secret", "auth.secret"},
+                                             {NULL, NULL}};
+static const struct known_key options_keys[] = {
+    {"tempfail-on-error", NULL}, {"max-response-size", NULL}, {NULL, NULL}};
+/* Other programs call them user and password. */
+static const struct known_key auth_keys[] = {{"username", NULL},
+                                             {"secret", NULL},
+                                             {"user", "username"},
+                                             {"password", "secret"},
+                                             {NULL, NULL}};
 
 /* The daemon-wide snapshot; the mutex makes "read the pointer, take a reference" one step. */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -181,8 +229,10 @@ int parse_size(const char *text, size_t *bytes)
 /* config_load - read and validate a configuration file */
 struct config *config_load(const char *path, struct config_errors *errs)
 {
-	struct parser p = {path, NULL, errs, 0};
+	struct parser p = {.name = path, .errs = errs};
 	struct config *cfg;
+	struct stat st;
+	unsigned exposed = 0;
 	char *text;
 	size_t len;
 	FILE *fp;
@@ -195,6 +245,9 @@ struct config *config_load(const char *path, struct config_errors *errs)
 		add_raw_error(&p, msg);
 		return NULL;
 	}
+	/* A secret written in clear is warned about when others can read it (parse_auth). */
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+		exposed = (unsigned)(st.st_mode & 07777);
 	/* One byte more than the limit tells a file that is too large from one that fits. */
 	text = malloc(CONFIG_FILE_MAX + 1);
 	if (text == NULL) {
@@ -222,7 +275,7 @@ struct config *config_load(const char *path, struct config_errors *errs)
 		free(text);
 		return NULL;
 	}
-	cfg = config_parse(text, len, path, errs);
+	cfg = parse_text(text, len, path, exposed, errs);
 	free(text);
 	return cfg;
 }
@@ -231,7 +284,14 @@ struct config *config_load(const char *path, struct config_errors *errs)
 struct config *config_parse(const char *text, size_t len, const char *name,
                             struct config_errors *errs)
 {
-	struct parser p = {name ? name : "<config>", NULL, errs, 0};
+	return parse_text(text, len, name, 0, errs);
+}
+
+/* parse_text - config_parse, knowing whether the file is readable by others (its mode) */
+static struct config *parse_text(const char *text, size_t len, const char *name, unsigned exposed,
+                                 struct config_errors *errs)
+{
+	struct parser p = {.name = name ? name : "<config>", .errs = errs, .exposed = exposed};
 	size_t before = errs->count;
 	struct json_object *root;
 	struct config *cfg;
@@ -298,7 +358,7 @@ struct config *config_parse(const char *text, size_t len, const char *name,
 				else
 					add_error(&p, line_of(&p, v, 0), key, "expected a table");
 			} else {
-				add_error(&p, line_of(&p, v, 0), key, "unknown key");
+				unknown_key(&p, line_of(&p, v, 0), key, k, top_keys);
 			}
 		}
 	}
@@ -472,6 +532,89 @@ static void add_error(struct parser *p, unsigned line, const char *key, const ch
 	free(text);
 }
 
+/* unknown_key - "unknown key", with the known key it is close to when there is one */
+static void unknown_key(struct parser *p, unsigned line, const char *key, const char *name,
+                        const struct known_key *known)
+{
+	const char *close = suggest(name, known);
+
+	if (close != NULL)
+		add_error(p, line, key, "unknown key; did you mean \"%s\"?", close);
+	else
+		add_error(p, line, key, "unknown key");
+}
+
+/*
+ * suggest - the known key closest to name, or NULL when none is close enough. Close is
+ * at most two edits (one for keys of four letters or fewer, where two edits reach
+ * unrelated words); a key differing only in case or in '_' for '-' is always offered.
+ * The first of equally close keys wins.
+ */
+static const char *suggest(const char *name, const struct known_key *known)
+{
+	const char *best = NULL;
+	unsigned best_d = UINT_MAX;
+
+	for (; known->name != NULL; known++) {
+		unsigned d = key_distance(name, known->name);
+		unsigned limit = strlen(known->name) <= 4 ? 1 : 2;
+
+		if (d <= limit && d < best_d) {
+			best_d = d;
+			best = known->say ? known->say : known->name;
+		}
+	}
+	return best;
+}
+
+/* fold - a key character as compared: letter case, '_' and ' ' for '-' do not count */
+static int fold(char c)
+{
+	if (c == '_' || c == ' ')
+		return '-';
+	return tolower((unsigned char)c);
+}
+
+/*
+ * key_distance - edits (insert, delete, replace, swap two neighbours) from a to b, with
+ * fold()ed characters equal; UINT_MAX for keys too long to be typos of ours.
+ */
+static unsigned key_distance(const char *a, const char *b)
+{
+	enum { LEN_MAX = 32 };
+	unsigned rows[3][LEN_MAX + 1];
+	unsigned *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > LEN_MAX || lb > LEN_MAX)
+		return UINT_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned *t;
+
+		cur[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
+			unsigned v = prev[j - 1] + cost;
+
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+			    fold(a[i - 2]) == fold(b[j - 1]) && prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+		t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}
+
 /* line_of - the line a value was written on, or fallback when the tree does not know */
 static unsigned line_of(struct parser *p, const struct json_object *v, unsigned fallback)
 {
@@ -542,6 +685,7 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
 
 	out->value = NULL;
 	out->raw = NULL;
+	out->literal = 0;
 	if (!json_object_is_type(v, json_type_string)) {
 		add_error(p, line, key, "expected a string");
 		return -1;
@@ -552,7 +696,7 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
 		add_error(p, line, key, "a NUL character is not allowed");
 		return -1;
 	}
-	if (substitute(p, raw, (size_t)len, key, line, &out->value) < 0)
+	if (substitute(p, raw, (size_t)len, key, line, &out->value, &out->literal) < 0)
 		return -1;
 	out->raw = raw;
 	return 0;
@@ -564,13 +708,14 @@ static int get_string(struct parser *p, struct json_object *v, const char *key, 
  * cannot pull in another file. Messages name the variable or file, never the value.
  */
 static int substitute(struct parser *p, const char *raw, size_t rawlen, const char *key,
-                      unsigned line, char **out)
+                      unsigned line, char **out, size_t *literal)
 {
 	struct buf b = BUF_INIT(SUBST_VALUE_MAX);
 	size_t i = 0;
 	int rc = 0;
 
 	*out = NULL;
+	*literal = 0;
 	while (i < rawlen) {
 		const char *open = memchr(raw + i, '%', rawlen - i);
 		const char *body, *close = NULL;
@@ -579,15 +724,18 @@ static int substitute(struct parser *p, const char *raw, size_t rawlen, const ch
 		if (open == NULL) {
 			if (buf_append(&b, raw + i, rawlen - i) < 0)
 				goto too_long;
+			*literal += rawlen - i;
 			break;
 		}
 		at = (size_t)(open - raw);
 		if (buf_append(&b, raw + i, at - i) < 0)
 			goto too_long;
+		*literal += at - i;
 		i = at;
 		if (at + 1 >= rawlen || raw[at + 1] != '{') {
 			if (buf_append(&b, "%", 1) < 0)
 				goto too_long;
+			*literal += 1;
 			i++;
 			continue;
 		}
@@ -664,6 +812,7 @@ static int substitute(struct parser *p, const char *raw, size_t rawlen, const ch
 			}
 			if (buf_append(&b, "%{", 2) < 0)
 				goto too_long;
+			*literal += 2;
 			i = at + 2;
 			continue;
 		}
@@ -989,7 +1138,7 @@ static void parse_milter(struct parser *p, struct json_object *tbl, struct confi
 		} else if (strcmp(k, "max-message-size") == 0) {
 			get_size(p, v, key, line, &cfg->max_message_size);
 		} else {
-			add_error(p, line, key, "unknown key");
+			unknown_key(p, line, key, k, milter_keys);
 		}
 	}
 }
@@ -1010,7 +1159,7 @@ static void parse_session(struct parser *p, struct json_object *tbl, struct conf
 
 		key_join(key, sizeof(key), "session", k, 0);
 		if (strcmp(k, "hook") != 0) {
-			add_error(p, line, key, "unknown key");
+			unknown_key(p, line, key, k, session_keys);
 			continue;
 		}
 		if (!json_object_is_type(v, json_type_object)) {
@@ -1139,7 +1288,7 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 			else
 				add_error(p, line, key, "expected a table");
 		} else {
-			add_error(p, line, key, "unknown key");
+			unknown_key(p, line, key, k, hook_keys);
 		}
 	}
 	if (!have_url) {
@@ -1272,7 +1421,7 @@ static void parse_options(struct parser *p, struct json_object *tbl, const char 
 		else if (strcmp(k, "max-response-size") == 0)
 			get_size(p, v, key, line, &hook->max_response_size);
 		else
-			add_error(p, line, key, "unknown key");
+			unknown_key(p, line, key, k, options_keys);
 	}
 }
 
@@ -1311,10 +1460,18 @@ static void parse_auth(struct parser *p, struct json_object *tbl, const char *pr
 			if (get_string(p, v, key, line, &s) < 0) {
 				continue;
 			}
+			/* Only a warning: the file may be meant for a group the daemon runs in. */
+			if (p->exposed != 0 && s.literal > 0)
+				log_msg(
+				    LOG_WARNING,
+				    "%s:%u: %s: secret written in clear in a file that group or "
+				    "others can read (mode %04o); give the file mode 0600 or take "
+				    "the secret from %%{file:...}%% or %%{env:...}%%",
+				    p->name, line, key, p->exposed);
 			secret_free(hook->auth_secret);
 			hook->auth_secret = s.value;
 		} else {
-			add_error(p, line, key, "unknown key");
+			unknown_key(p, line, key, k, auth_keys);
 		}
 	}
 	if (secret_line > 0 && !json_object_object_get_ex(tbl, "username", NULL)) {

@@ -1,9 +1,47 @@
-/* main.c - command line, configuration, privileges, daemon life (DESIGN.md "Command line") */
+/*
+ * main.c - command line, configuration, privileges, signals, daemon life
+ *
+ * DESCRIPTION
+ *	The options of DESIGN.md "Command line": load the configuration (or only
+ *	check it, -n), open the socket, detach, write the pid file, drop
+ *	privileges, then hand over to libmilter (milter.c) until SIGTERM or SIGINT.
+ *
+ * SIGNALS
+ *	libmilter's smfi_main starts a thread that calls sigwait() for SIGHUP,
+ *	SIGTERM and SIGINT and stops the filter on any of them. For SIGHUP to
+ *	reload instead, this file defines sigwait() itself. libmilter is a shared
+ *	library that reaches sigwait through its PLT, and the dynamic linker binds
+ *	that to the first definition in the process, the executable's (the linker
+ *	exports it because libmilter refers to it); a static libmilter binds to it
+ *	at link time. Our sigwait waits with sigwaitinfo: a SIGHUP wakes the reload
+ *	thread and it waits again, so libmilter only ever gets SIGTERM or SIGINT.
+ *
+ *	There is no race between two threads waiting for the same signal: main
+ *	blocks SIGHUP, SIGTERM and SIGINT before any other thread exists, every
+ *	thread inherits that mask, and the only thread that takes them is
+ *	libmilter's, through this sigwait. A signal that comes before libmilter
+ *	waits stays pending until it does. At start dlsym tells whether the process
+ *	really sees our sigwait; if not, a warning says that SIGHUP stops the
+ *	daemon. The unit tests do not link this file and keep the C library's.
+ *
+ *	The reload runs in a thread of its own (reload_main), neither in a signal
+ *	handler nor in libmilter's signal thread, so a slow %{file:}% cannot hold
+ *	up SIGTERM. It loads the same file again (its path made absolute at start,
+ *	since a detached daemon works in /). A good file is swapped in with
+ *	config_set_current: sessions already open keep the configuration they
+ *	started with, and each new MTA connection negotiates with the new one. A
+ *	bad file is refused with one log line per problem and a summary line, and
+ *	the configuration in force stays. A changed [milter] listen cannot move the
+ *	open socket: a warning says so, and the socket stays.
+ */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +72,30 @@ static int socket_path(const char *listen, const char **path);
 static int drop_privileges(const char *spec, const char *listen);
 static int daemonize(void);
 static int write_pidfile(const char *path);
+static char *absolute_path(const char *path);
+static int sigwait_is_ours(void);
+static void reload_request(void);
+static int reload_start(char *path, const char *listen, int listen_given);
+static void reload_stop(void);
+static void *reload_main(void *arg);
+static void reload_now(void);
+
+/* What the reload thread needs, and how the signal thread wakes it. */
+struct reloader {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int requested;    /* a SIGHUP came since the last reload started */
+	int stopping;     /* the daemon stops: the thread ends */
+	char *path;       /* the configuration file, absolute */
+	char *listen;     /* the socket in use (a copy: the first configuration goes away) */
+	int listen_given; /* it came from -p, so [milter] listen does not matter */
+	pthread_t thread;
+};
+
+static struct reloader reloader = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                                   .wake = PTHREAD_COND_INITIALIZER};
+/* Set while the reload thread runs: only then does SIGHUP mean reload. */
+static atomic_int sighup_reloads;
 
 /* usage - the synopsis, for -h and for mistakes */
 static void usage(FILE *out)
@@ -212,17 +274,189 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/*
+ * sigwait - the C library's, for libmilter's signal thread (see SIGNALS at the top): SIGHUP
+ * requests a reload and is not returned; every other signal is, as sigwait would return it
+ */
+int sigwait(const sigset_t *restrict set, int *restrict sig)
+{
+	for (;;) {
+		int got = sigwaitinfo(set, NULL);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (got == SIGHUP && atomic_load(&sighup_reloads)) {
+			reload_request();
+			continue;
+		}
+		*sig = got;
+		return 0;
+	}
+}
+
+/* sigwait_is_ours - whether the process binds sigwait to the definition above */
+static int sigwait_is_ours(void)
+{
+	int (*bound)(const sigset_t *restrict, int *restrict);
+	void *sym = dlsym(RTLD_DEFAULT, "sigwait");
+
+	/* ISO C has no cast from an object pointer to a function pointer; copy the bits. */
+	if (sym == NULL)
+		return 0;
+	memcpy(&bound, &sym, sizeof(bound));
+	return bound == sigwait;
+}
+
+/* reload_request - wake the reload thread; called by libmilter's signal thread */
+static void reload_request(void)
+{
+	pthread_mutex_lock(&reloader.lock);
+	reloader.requested = 1;
+	pthread_cond_signal(&reloader.wake);
+	pthread_mutex_unlock(&reloader.lock);
+}
+
+/*
+ * reload_start - start the reload thread: from now on SIGHUP reloads; 0 ok, -1 logged.
+ * Takes path (absolute_path's, so NULL is out of memory) whatever happens.
+ */
+static int reload_start(char *path, const char *listen, int listen_given)
+{
+	int rc;
+
+	reloader.path = path;
+	reloader.listen = strdup(listen);
+	reloader.listen_given = listen_given;
+	if (reloader.path == NULL || reloader.listen == NULL) {
+		log_msg(LOG_ERR, "out of memory starting the reload thread");
+		goto fail;
+	}
+	if ((rc = pthread_create(&reloader.thread, NULL, reload_main, NULL)) != 0) {
+		log_msg(LOG_ERR, "cannot start the reload thread: %s", strerror(rc));
+		goto fail;
+	}
+	atomic_store(&sighup_reloads, 1);
+	if (!sigwait_is_ours())
+		log_msg(LOG_WARNING, "SIGHUP stops the daemon here: libmilter's signal thread does "
+		                     "not use our sigwait (static or unusual linking?)");
+	return 0;
+fail:
+	free(reloader.path);
+	free(reloader.listen);
+	reloader.path = reloader.listen = NULL;
+	return -1;
+}
+
+/* reload_stop - end the reload thread, after the reload it may be doing */
+static void reload_stop(void)
+{
+	if (reloader.path == NULL)
+		return;
+	atomic_store(&sighup_reloads, 0);
+	pthread_mutex_lock(&reloader.lock);
+	reloader.stopping = 1;
+	pthread_cond_signal(&reloader.wake);
+	pthread_mutex_unlock(&reloader.lock);
+	pthread_join(reloader.thread, NULL);
+	free(reloader.path);
+	free(reloader.listen);
+	reloader.path = reloader.listen = NULL;
+}
+
+/* reload_main - the reload thread: one reload per wake-up, however many SIGHUPs came */
+static void *reload_main(void *arg)
+{
+	pthread_mutex_lock(&reloader.lock);
+	for (;;) {
+		while (!reloader.requested && !reloader.stopping)
+			pthread_cond_wait(&reloader.wake, &reloader.lock);
+		if (reloader.stopping)
+			break;
+		reloader.requested = 0;
+		pthread_mutex_unlock(&reloader.lock);
+		reload_now();
+		pthread_mutex_lock(&reloader.lock);
+	}
+	pthread_mutex_unlock(&reloader.lock);
+	(void)arg;
+	return NULL;
+}
+
+/* reload_now - load the file again; swap it in, or keep the one in force and say why */
+static void reload_now(void)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = config_load(reloader.path, &errs);
+	size_t nhooks;
+
+	if (cfg == NULL) {
+		for (size_t i = 0; i < errs.count; i++)
+			log_msg(LOG_ERR, "%s", errs.msgs[i]);
+		log_msg(LOG_ERR,
+		        "configuration reload from %s refused: %zu problem%s; the configuration "
+		        "in force stays",
+		        reloader.path, errs.count, errs.count == 1 ? "" : "s");
+		config_errors_free(&errs);
+		return;
+	}
+	if (!reloader.listen_given && strcmp(cfg->listen, reloader.listen) != 0)
+		log_msg(LOG_WARNING,
+		        "%s: [milter] listen changed to \"%s\": a restart is needed for that; "
+		        "still listening on %s",
+		        reloader.path, cfg->listen, reloader.listen);
+	nhooks = cfg->nhooks;
+	/* Logged once in force: a connection opened after this line negotiates with it. */
+	config_set_current(cfg);
+	log_msg(LOG_NOTICE, "configuration reloaded from %s: %zu hook%s", reloader.path, nhooks,
+	        nhooks == 1 ? "" : "s");
+}
+
+/* absolute_path - path, made absolute against the working directory (links kept as they are) */
+static char *absolute_path(const char *path)
+{
+	char cwd[4096];
+	size_t n;
+	char *out;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return strdup(path);
+	n = strlen(cwd) + strlen(path) + 2;
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "%s/%s", cwd, path);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct config_errors errs = {0};
 	struct config *cfg;
 	const char *listen;
+	char *config_abs = NULL; /* for reloads: made absolute before detaching changes to / */
+	sigset_t stops;
 	int rc;
 
 	if ((rc = parse_args(argc, argv, &o)) != 0)
 		return rc < 0 ? 0 : rc;
 	log_init(o.foreground || o.check_only, o.verbosity);
+	/*
+	 * A daemon blocks its stop and reload signals at once, before any other thread exists,
+	 * so that all inherit it (SIGNALS at the top); one sent while it starts waits for
+	 * libmilter. -n keeps the default actions: nothing there to finish or reload.
+	 */
+	if (!o.check_only) {
+		sigemptyset(&stops);
+		sigaddset(&stops, SIGHUP);
+		sigaddset(&stops, SIGTERM);
+		sigaddset(&stops, SIGINT);
+		if ((rc = pthread_sigmask(SIG_BLOCK, &stops, NULL)) != 0) {
+			log_msg(LOG_ERR, "cannot block signals: %s", strerror(rc));
+			return 1;
+		}
+	}
 	if ((cfg = config_load(o.config_path, &errs)) == NULL) {
 		rc = report_errors(&errs);
 		config_errors_free(&errs);
@@ -248,6 +482,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	config_abs = absolute_path(o.config_path);
 
 	if (milter_open(listen) < 0)
 		goto fail;
@@ -265,8 +500,13 @@ int main(int argc, char **argv)
 	        PACKAGE_VERSION, listen, cfg->nhooks, cfg->path);
 	config_set_current(cfg);
 	cfg = NULL;
+	rc = reload_start(config_abs, listen, o.listen != NULL);
+	config_abs = NULL; /* reload_start took it */
+	if (rc < 0)
+		goto fail;
 
 	rc = milter_run();
+	reload_stop();
 	log_msg(LOG_NOTICE, "stopped");
 	config_set_current(NULL);
 	http_global_cleanup();
@@ -274,6 +514,7 @@ int main(int argc, char **argv)
 		unlink(o.pidfile);
 	return rc == 0 ? 0 : 1;
 fail:
+	free(config_abs);
 	config_unref(cfg);
 	return 1;
 }

@@ -12,6 +12,7 @@
 #   mtahooks-milter   one daemon per case, all started at once and stopped at once, since
 #                     libmilter takes seconds to notice a signal
 #   cli-session.lua   miltertest plays one message; checks the hook's header or a 451
+#   reload-held.lua   miltertest opens a session, waits for a file, then plays a message
 #   milterproxy.py    miltertest cannot connect over IPv6: relays unix to inet6:PORT@::1
 # Environment: KEEP_TMP=1 keeps the temporary directory.
 
@@ -53,6 +54,7 @@ detached='' # the daemon that detached itself (not our child; found by its pid f
 # the daemons' pids, set by start (pid_g: the command that detaches)
 # shellcheck disable=SC2034 # read through pid_of
 pid_a='' pid_b='' pid_c='' pid_d='' pid_e='' pid_f='' pid_g='' pid_h='' pid_t1='' pid_t2='' pid_k=''
+pid_r=''
 
 # alive - the process runs (a zombie does not count)
 alive() {
@@ -312,6 +314,16 @@ has_line() {
 	grep -Eq -- "$2" "$1"
 }
 
+# has_text FILE TEXT - some line of FILE holds TEXT as it is
+has_text() {
+	grep -Fq -- "$2" "$1"
+}
+
+# count_text FILE TEXT - how many lines of FILE hold TEXT as it is
+count_text() {
+	grep -Fc -- "$2" "$1"
+}
+
 # exit_status NAME - wait (bounded) for daemon NAME to end; its status in $es_rc (124 when
 # it still runs after 15 s)
 exit_status() {
@@ -325,7 +337,7 @@ exit_status() {
 
 # ---- the plan --------------------------------------------------------------------------
 
-echo "1..30"
+echo "1..36"
 
 root=0
 [ "$(id -u)" = 0 ] && root=1
@@ -459,6 +471,51 @@ grep -qF "$bad:8: session.hook.\"h\".timeout: " "$err" ||
 [ -e "$tmp/bad.sock" ] && fail "the socket $tmp/bad.sock was created"
 result "starting with a broken configuration exits 1, says why, opens no socket"
 
+# Misspelt keys in the hook (line 9), in its options table (line 12), and a table name.
+typo=$tmp/typo.toml
+write_config "$typo" "unix:$tmp/typo.sock" h "http://127.0.0.1:$port/typo" 5s \
+	'timout = "5s"' '' '[session.hook."h".options]' 'tempfail_on_error = false' \
+	'[session.hook."h".auht]' 'username = "u"'
+
+begin
+run_bounded "$out" "$err" "$daemon" -n -c "$typo"
+rc=$?
+[ $rc = 1 ] || fail "exit status $rc, expected 1"
+[ -s "$out" ] && { fail "stdout is not empty:"; diag "$out"; }
+for want in "$typo:9: session.hook.\"h\".timout: unknown key; did you mean \"timeout\"?" \
+	"$typo:12: session.hook.\"h\".options.tempfail_on_error: unknown key; did you mean \"tempfail-on-error\"?" \
+	"$typo:13: session.hook.\"h\".auht: unknown key; did you mean \"auth\"?"; do
+	[ "$(count_text "$err" "$want")" = 1 ] || fail "no line \"$want\""
+done
+lines=$(wc -l <"$err" | tr -d ' ')
+[ "$lines" = 3 ] || fail "expected 3 lines on stderr, got $lines"
+[ -s "$why" ] && { diag "$err"; diag "$typo"; }
+result "-n: a misspelt key is an error with \"did you mean\" the key it is close to"
+
+# A secret written in clear: a warning when group or others can read the file, not else.
+clear=$tmp/clear.toml
+write_config "$clear" "unix:$tmp/clear.sock" h "http://127.0.0.1:$port/clear" 5s \
+	'auth.username = "u"' 'auth.secret = "Cl3ar-Pa55"'
+
+begin
+chmod 644 "$clear"
+run_bounded "$out" "$err" "$daemon" -n -c "$clear"
+rc=$?
+[ $rc = 0 ] || fail "mode 644: exit status $rc, expected 0"
+[ "$(cat "$out")" = "configuration OK" ] ||
+	{ fail "mode 644: stdout is not exactly \"configuration OK\":"; diag "$out"; }
+want="warning: $clear:10: session.hook.\"h\".auth.secret: secret written in clear in a file that group or others can read (mode 0644)"
+has_text "$err" "$want" || { fail "mode 644: no warning \"$want ...\":"; diag "$err"; }
+has_text "$err" "Cl3ar" && { fail "mode 644: the secret is on stderr:"; diag "$err"; }
+chmod 600 "$clear"
+run_bounded "$out" "$err" "$daemon" -n -c "$clear"
+rc=$?
+[ $rc = 0 ] || fail "mode 600: exit status $rc, expected 0"
+[ "$(cat "$out")" = "configuration OK" ] ||
+	{ fail "mode 600: stdout is not exactly \"configuration OK\":"; diag "$out"; }
+[ -s "$err" ] && { fail "mode 600: stderr is not empty:"; diag "$err"; }
+result "-n: a secret in clear in a file others can read is a warning, and the file is OK"
+
 # ---- daemons ---------------------------------------------------------------------------
 # All are started at once and stopped at once: libmilter notices a signal only every few
 # seconds. Each has its own data hook path on the hook server (/a, /b, ...).
@@ -561,9 +618,32 @@ timeout = "5s"
 username = "cli-user"
 secret = "S3cr3t-Value"
 EOF
+chmod 644 "$tmp/k.toml"
 start k -f -v -v -c "$tmp/k.toml"
 
-for name in a b c d e f h t1 t2 k; do
+# r: reloaded on SIGHUP (see "SIGHUP: reload" below); at first the hook "old" only
+# write_reload FILE LISTEN [LINE...] - the hook "old" at the data stage, then each LINE
+write_reload() {
+	wr_file=$1 wr_listen=$2
+	shift 2
+	{
+		echo "# written by tests/milter/cli.sh"
+		echo "[milter]"
+		echo "listen = \"$wr_listen\""
+		echo ""
+		echo '[session.hook."old"]'
+		echo "url = \"http://127.0.0.1:$port/r-old\""
+		echo 'stages = ["data"]'
+		echo 'timeout = "5s"'
+		for wr_line in "$@"; do
+			echo "$wr_line"
+		done
+	} >"$wr_file"
+}
+write_reload "$tmp/r.toml" "unix:$tmp/r.sock"
+start r -f -v -c "$tmp/r.toml"
+
+for name in a b c d e f h t1 t2 k r; do
 	[ -n "$(pid_of $name)" ] && wait_for listening $name
 done
 
@@ -709,6 +789,8 @@ if listening k; then
 		fail "no error line for the unreachable hook"
 	has_line "$tmp/k.log" ': info: hook=up stage=data qid=QK action=accept$' ||
 		fail "no accept line for the hook that answered"
+	has_text "$tmp/k.log" "warning: $tmp/k.toml:15: session.hook.\"down\".auth.secret: secret written in clear in a file that group or others can read (mode 0644)" ||
+		fail "no warning at start about the secret in clear in $tmp/k.toml (mode 0644)"
 	want="Basic $(printf 'cli-user:S3cr3t-Value' | base64)"
 	got=$(auth_of "$record" /k-up)
 	[ "$got" = "$want" ] || fail "the hook got Authorization \"$got\", expected \"$want\""
@@ -717,7 +799,7 @@ else
 fi
 [ -s "$why" ] && diag "$tmp/k.log"
 secret_case=$((n + 1))
-result "auth.secret is sent to the hook (one error and one success, -v -v)"
+result "auth.secret is sent to the hook (one error, one success, -v -v); its clear text warned about"
 
 # ---- -u ----------------------------------------------------------------------------------
 
@@ -784,6 +866,100 @@ if [ -n "$detached" ]; then
 fi
 result "without -f the daemon detaches: status 0 at once, pid file names the daemon"
 
+# ---- SIGHUP: reload -----------------------------------------------------------------------
+# Daemon r starts with the hook "old" at the data stage only. A session is opened and held
+# while the file gains the hook "new" (stages mail and data) and another listen, and SIGHUP
+# is sent: the held session keeps the old configuration, a new session gets the new one.
+# Then a broken file is refused and changes nothing.
+
+reloaded="configuration reloaded from $tmp/r.toml: 2 hooks"
+moved="$tmp/r.toml: [milter] listen changed to \"unix:$tmp/r-moved.sock\": a restart is needed for that; still listening on unix:$tmp/r.sock"
+refused="error: configuration reload from $tmp/r.toml refused: 2 problems; the configuration in force stays"
+
+begin
+if listening r; then
+	# shellcheck disable=SC2086 # $limit is a command and its argument, or nothing
+	(cd "$tmp" && exec $limit "$MILTERTEST" -D "SOCK=unix:$tmp/r.sock" -D "MTDIR=$mtdir" \
+		-D "QID=QR1" -D "READY=$tmp/r.ready" -D "GO=$tmp/r.go" \
+		-s "$mtdir/reload-held.lua") </dev/null >"$tmp/mt-r1.out" 2>&1 &
+	held_pid=$!
+	pids="$pids $held_pid"
+	wait_long test -e "$tmp/r.ready" || fail "the held session did not open"
+	write_reload "$tmp/r.toml" "unix:$tmp/r-moved.sock" '' \
+		'[session.hook."new"]' "url = \"http://127.0.0.1:$port/r-new\"" \
+		'stages = ["mail", "data"]' 'timeout = "5s"'
+	kill -HUP "$pid_r"
+	wait_for has_text "$tmp/r.log" "$reloaded" || fail "no line \"$reloaded\""
+	touch "$tmp/r.go"
+	if wait_long gone "$held_pid"; then
+		wait "$held_pid"
+		held_rc=$?
+		forget "$held_pid"
+		[ "$held_rc" = 0 ] ||
+			{ fail "the held session failed (exit $held_rc):"; diag "$tmp/mt-r1.out"; }
+	else
+		fail "the held session did not end"
+	fi
+	got=$(requests "$record" /r-old)
+	[ "$got" = "1 1" ] || fail "hook old: expected 1 request, for data; got (total data) $got"
+	got=$(requests "$record" /r-new)
+	[ "$got" = "0 0" ] || fail "hook new was called for the session held over the reload: $got"
+	alive "$pid_r" || fail "the daemon died"
+else
+	fail "the daemon does not run"
+fi
+[ -s "$why" ] && diag "$tmp/r.log"
+result "SIGHUP: a session opened before the reload keeps the configuration it started with"
+
+begin
+if listening r; then
+	session r2 "unix:$tmp/r.sock" QR2 header ||
+		{ fail "miltertest on unix:$tmp/r.sock failed:"; diag "$tmp/mt-r2.out"; }
+	got=$(requests "$record" /r-new)
+	[ "$got" = "2 1" ] || fail "hook new: expected 2 requests (mail, data); got (total data) $got"
+	got=$(requests "$record" /r-old)
+	[ "$got" = "2 2" ] || fail "hook old: expected 2 data requests in all; got (total data) $got"
+	[ "$(count_text "$tmp/r.log" "$reloaded")" = 1 ] || fail "expected one line \"$reloaded\""
+	has_text "$tmp/r.log" "warning: $moved" || fail "no warning \"$moved\""
+	[ -e "$tmp/r-moved.sock" ] && fail "a socket was opened at the new listen"
+	has_text "$tmp/r.log" "notice: stopped" && fail "the daemon stopped"
+else
+	fail "the daemon does not run after SIGHUP"
+fi
+[ -s "$why" ] && diag "$tmp/r.log"
+result "SIGHUP: a new session negotiates with the new file and calls the added hook"
+
+# A broken file: a misspelt key in "new" (line 13), an unknown stage in a third hook (17).
+begin
+if listening r; then
+	write_reload "$tmp/r.toml" "unix:$tmp/r.sock" '' \
+		'[session.hook."new"]' "url = \"http://127.0.0.1:$port/r-new\"" \
+		'stages = ["mail", "data"]' 'timout = "5s"' '' \
+		'[session.hook."third"]' "url = \"http://127.0.0.1:$port/r-third\"" \
+		'stages = ["data", "helo"]'
+	kill -HUP "$pid_r"
+	wait_for has_text "$tmp/r.log" "$refused" || fail "no line \"$refused\""
+	for want in "error: $tmp/r.toml:13: session.hook.\"new\".timout: unknown key; did you mean \"timeout\"?" \
+		"error: $tmp/r.toml:17: session.hook.\"third\".stages: unknown stage \"helo\" (use connect, ehlo, mail, rcpt or data)"; do
+		has_text "$tmp/r.log" "$want" || fail "no line \"$want\""
+	done
+	session r3 "unix:$tmp/r.sock" QR3 header ||
+		{ fail "miltertest after the refused reload failed:"; diag "$tmp/mt-r3.out"; }
+	got=$(requests "$record" /r-new)
+	[ "$got" = "4 2" ] || fail "hook new: expected 4 requests (2 mail, 2 data); got (total data) $got"
+	got=$(requests "$record" /r-old)
+	[ "$got" = "3 3" ] || fail "hook old: expected 3 data requests in all; got (total data) $got"
+	got=$(requests "$record" /r-third)
+	[ "$got" = "0 0" ] || fail "hook third, of the refused file, was called: $got"
+	[ "$(count_text "$tmp/r.log" "configuration reloaded")" = 1 ] ||
+		fail "the broken file was reported as reloaded"
+	alive "$pid_r" || fail "the daemon died"
+else
+	fail "the daemon does not run"
+fi
+[ -s "$why" ] && diag "$tmp/r.log"
+result "SIGHUP with a broken file: each problem and a refusal logged, the hooks in force still called"
+
 # ---- signals -----------------------------------------------------------------------------
 # A session is open while the daemon gets SIGTERM: its data hook answers after 6 s, which
 # is longer than libmilter takes to notice the signal (at most ~5 s), so that smfi_main
@@ -805,7 +981,7 @@ if listening f; then
 	fi
 fi
 # Everyone else stops now too: b by SIGINT, the rest by SIGTERM.
-for name in a c d e h t1 t2 k; do
+for name in a c d e h t1 t2 k r; do
 	p=$(pid_of $name)
 	[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
 done
@@ -850,6 +1026,14 @@ result "SIGTERM: the daemon logs \"stopped\" and exits 0"
 begin
 [ -e "$tmp/a.pid" ] && fail "the pid file $tmp/a.pid is still there"
 result "-P: the pid file is removed after SIGTERM"
+
+begin
+exit_status r
+[ "$es_rc" = 0 ] || fail "exit status $es_rc, expected 0 (124: still running after 15 s)"
+has_line "$tmp/r.log" "^mtahooks-milter\\[$pid_r\\]: notice: stopped\$" ||
+	fail "no \"notice: stopped\" line"
+[ -s "$why" ] && diag "$tmp/r.log"
+result "SIGTERM still stops a daemon that was reloaded: \"stopped\", exit 0"
 
 begin
 exit_status b
@@ -904,8 +1088,8 @@ grep -q "bogus" "$err" || { fail "stderr does not name the socket:"; diag "$err"
 [ -e "$tmp/good.sock" ] && fail "the socket of [milter] listen was created"
 result "starting with -p bogus exits 1, saying why"
 
-if [ $n != 30 ]; then
-	echo "# the plan says 30 tests but $n ran"
+if [ $n != 36 ]; then
+	echo "# the plan says 36 tests but $n ran"
 fi
 [ $failed -eq 0 ] || echo "# $failed of $n tests failed"
 exit 0

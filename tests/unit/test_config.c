@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -34,6 +35,9 @@ static void expect_one_error(const char *text, const char *message);
 static int has_error(const struct config_errors *errs, const char *message);
 static int any_error_contains(const struct config_errors *errs, const char *needle);
 static char *parse_capturing_log(const char *text, struct config **cfg, struct config_errors *errs);
+static char *load_capturing_log(const char *path, struct config **cfg, struct config_errors *errs);
+static char *capturing_log(struct config *(*fn)(const char *, struct config_errors *),
+                           const char *arg, struct config **cfg, struct config_errors *errs);
 static char *temp_file(const char *content);
 static const struct hook *hook_by_id(const struct config *cfg, const char *id);
 
@@ -81,6 +85,19 @@ static int any_error_contains(const struct config_errors *errs, const char *need
 /* parse_capturing_log - parse with stderr (where log_msg writes) sent to a file; its text */
 static char *parse_capturing_log(const char *text, struct config **cfg, struct config_errors *errs)
 {
+	return capturing_log(parse, text, cfg, errs);
+}
+
+/* load_capturing_log - config_load with stderr sent to a file; its text */
+static char *load_capturing_log(const char *path, struct config **cfg, struct config_errors *errs)
+{
+	return capturing_log(config_load, path, cfg, errs);
+}
+
+/* capturing_log - fn(arg) with stderr (where log_msg writes) sent to a file; its text */
+static char *capturing_log(struct config *(*fn)(const char *, struct config_errors *),
+                           const char *arg, struct config **cfg, struct config_errors *errs)
+{
 	char path[] = "/tmp/test_config_log_XXXXXX";
 	char *out;
 	int fd, saved;
@@ -93,7 +110,7 @@ static char *parse_capturing_log(const char *text, struct config **cfg, struct c
 	saved = dup(2);
 	assert_true(saved >= 0);
 	assert_true(dup2(fd, 2) >= 0);
-	*cfg = parse(text, errs);
+	*cfg = fn(arg, errs);
 	fflush(stderr);
 	assert_true(dup2(saved, 2) >= 0);
 	close(saved);
@@ -619,6 +636,65 @@ static void test_unknown_keys_are_errors_at_every_level(void **state)
 		expect_one_error(cases[i].text, cases[i].message);
 }
 
+static void test_unknown_keys_close_to_a_known_one_get_a_suggestion(void **state)
+{
+	static const struct error_case cases[] = {
+	    {"[miltr]\nlisten = \"unix:/x\"\n",
+	     NAME ":1: miltr: unknown key; did you mean \"milter\"?"},
+	    {"[sesion.hook.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: sesion: unknown key; did you mean \"session\"?"},
+	    {"[hook.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: hook: unknown key; did you mean \"session.hook\"?"},
+	    {"[milter]\nlisen = \"unix:/x\"\n",
+	     NAME ":2: milter.lisen: unknown key; did you mean \"listen\"?"},
+	    {"[milter]\nserver_name = \"mx\"\n",
+	     NAME ":2: milter.server_name: unknown key; did you mean \"server-name\"?"},
+	    {"[milter]\nmax-mesage-size = 5\n",
+	     NAME ":2: milter.max-mesage-size: unknown key; did you mean \"max-message-size\"?"},
+	    {"[session.hooks.\"h\"]\nurl = \"http://127.0.0.1/\"\n",
+	     NAME ":1: session.hooks: unknown key; did you mean \"hook\"?"},
+	    {HOOK "timout = \"3s\"\n",
+	     NAME ":3: session.hook.\"h\".timout: unknown key; did you mean \"timeout\"?"},
+	    {HOOK "enabled = true\n",
+	     NAME ":3: session.hook.\"h\".enabled: unknown key; did you mean \"enable\"?"},
+	    {HOOK "stage = [\"data\"]\n",
+	     NAME ":3: session.hook.\"h\".stage: unknown key; did you mean \"stages\"?"},
+	    {HOOK "Headers = []\n",
+	     NAME ":3: session.hook.\"h\".Headers: unknown key; did you mean \"headers\"?"},
+	    {HOOK "allow_invalid_certs = true\n",
+	     NAME ":3: session.hook.\"h\".allow_invalid_certs: unknown key; did you mean "
+	          "\"allow-invalid-certs\"?"},
+	    {HOOK "tempfail-on-error = false\n",
+	     NAME ":3: session.hook.\"h\".tempfail-on-error: unknown key; did you mean "
+	          "\"options.tempfail-on-error\"?"},
+	    {HOOK "secret = \"x\"\n",
+	     NAME ":3: session.hook.\"h\".secret: unknown key; did you mean \"auth.secret\"?"},
+	    {HOOK "[session.hook.\"h\".option]\ntempfail-on-error = false\n",
+	     NAME ":3: session.hook.\"h\".option: unknown key; did you mean \"options\"?"},
+	    {HOOK "options.tempfail_on_error = false\n",
+	     NAME ":3: session.hook.\"h\".options.tempfail_on_error: unknown key; did you mean "
+	          "\"tempfail-on-error\"?"},
+	    {HOOK "options.max-respons-size = 5\n",
+	     NAME ":3: session.hook.\"h\".options.max-respons-size: unknown key; did you mean "
+	          "\"max-response-size\"?"},
+	    {HOOK "auth.usrname = \"u\"\n",
+	     NAME ":3: session.hook.\"h\".auth.usrname: unknown key; did you mean "
+	          "\"username\"?"},
+	    {HOOK "auth.username = \"u\"\nauth.password = \"p\"\n",
+	     NAME ":4: session.hook.\"h\".auth.password: unknown key; did you mean "
+	          "\"secret\"?"},
+	    /* Short keys take one edit only: two would turn "path" into "auth". */
+	    {HOOK "rul = \"x\"\n", NAME ":3: session.hook.\"h\".rul: unknown key; did you mean "
+	                                "\"url\"?"},
+	    {HOOK "path = \"/x\"\n", NAME ":3: session.hook.\"h\".path: unknown key"},
+	    {HOOK "timeout-after = \"3s\"\n",
+	     NAME ":3: session.hook.\"h\".timeout-after: unknown key"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one_error(cases[i].text, cases[i].message);
+}
+
 static void test_all_errors_are_reported_together(void **state)
 {
 	struct config_errors errs = {0};
@@ -857,6 +933,261 @@ static void test_unreadable_file_substitution_is_an_error(void **state)
 	                      "%{cfg:...}% (use %{env:NAME}% or %{file:/path}%)");
 }
 
+static void test_substitutions_work_in_every_table_and_several_per_string(void **state)
+{
+	char *user = temp_file("file-user\n");
+	char *tail = temp_file("/path\r\n");
+	struct config_errors errs = {0};
+	struct config *cfg;
+	const struct hook *h;
+	char text[2048];
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_SOCK", "inet:11332@127.0.0.1", 1), 0);
+	assert_int_equal(setenv("MTAHOOKS_TEST_NAME", "mx", 1), 0);
+	assert_int_equal(setenv("MTAHOOKS_TEST_SIZE", "2", 1), 0);
+	assert_int_equal(setenv("MTAHOOKS_TEST_BOOL", "false", 1), 0);
+	assert_int_equal(setenv("MTAHOOKS_TEST_TOKEN", "t0k", 1), 0);
+	snprintf(
+	    text, sizeof(text),
+	    "[milter]\n"
+	    "listen = \"%%{env:MTAHOOKS_TEST_SOCK}%%\"\n"
+	    "server-name = \"%%{env:MTAHOOKS_TEST_NAME}%%.%%{env:MTAHOOKS_TEST_NAME}%%.test\"\n"
+	    "max-message-size = \"%%{env:MTAHOOKS_TEST_SIZE}%%mb\"\n"
+	    "[session.hook.\"h\"]\n"
+	    "url = \"http://127.0.0.1%%{file:%s}%%\"\n"
+	    "stages = [\"data\", \"%%{env:MTAHOOKS_TEST_NAME}%%\"]\n"
+	    "timeout = \"%%{env:MTAHOOKS_TEST_SIZE}%%s\"\n"
+	    "allow-invalid-certs = \"%%{env:MTAHOOKS_TEST_BOOL}%%\"\n"
+	    "headers = [\"X-A: %%{env:MTAHOOKS_TEST_TOKEN}%%-%%{file:%s}%%-%%{env:"
+	    "MTAHOOKS_TEST_TOKEN}%%\"]\n"
+	    "[session.hook.\"h\".options]\n"
+	    "tempfail-on-error = \"%%{env:MTAHOOKS_TEST_BOOL}%%\"\n"
+	    "max-response-size = \"%%{env:MTAHOOKS_TEST_SIZE}%%kb\"\n"
+	    "[session.hook.\"h\".auth]\n"
+	    "username = \"%%{file:%s}%%\"\n"
+	    "secret = \"%%{env:MTAHOOKS_TEST_TOKEN}%%%%{file:%s}%%\"\n",
+	    tail, user, user, user);
+	/* "mx" is no stage: the error is the array's, and nothing is loaded. */
+	cfg = parse(text, &errs);
+	assert_null(cfg);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msgs[0], NAME ":7: session.hook.\"h\".stages: unknown stage "
+	                                       "\"%{env:MTAHOOKS_TEST_NAME}%\" (use connect, ehlo, "
+	                                       "mail, rcpt or data)");
+	config_errors_free(&errs);
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_NAME", "rcpt", 1), 0);
+	cfg = parse(text, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(errs.count, 0);
+	assert_string_equal(cfg->listen, "inet:11332@127.0.0.1");
+	assert_string_equal(cfg->server_name, "rcpt.rcpt.test");
+	assert_int_equal(cfg->max_message_size, 2 * 1024 * 1024);
+	h = &cfg->hooks[0];
+	/* CRLF counts as the one trailing newline a file loses. */
+	assert_string_equal(h->url, "http://127.0.0.1/path");
+	assert_int_equal(h->stages, STAGE_BIT(STAGE_DATA) | STAGE_BIT(STAGE_RCPT));
+	assert_int_equal(h->timeout_ms, 2000);
+	assert_int_equal(h->allow_invalid_certs, 0);
+	assert_int_equal(h->nheaders, 1);
+	assert_string_equal(h->headers[0], "X-A: t0k-file-user-t0k");
+	assert_int_equal(h->tempfail_on_error, 0);
+	assert_int_equal(h->max_response_size, 2048);
+	assert_string_equal(h->auth_username, "file-user");
+	assert_string_equal(h->auth_secret, "t0kfile-user");
+	config_unref(cfg);
+	unlink(user);
+	unlink(tail);
+	free(user);
+	free(tail);
+}
+
+static void test_file_substitution_loses_exactly_one_trailing_newline(void **state)
+{
+	static const struct {
+		const char *content;
+		const char *value;
+	} cases[] = {
+	    {"abc", "abc"},
+	    {"abc\n", "abc"},
+	    {"abc\n\n", "abc\n"},
+	    {"abc\r\n", "abc"},
+	    {"abc\r\n\r\n", "abc\r\n"},
+	    {"abc\r", "abc\r"},
+	    {"\n", ""},
+	    {"", ""},
+	    {"a\nb\n", "a\nb"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = temp_file(cases[i].content);
+		struct config_errors errs = {0};
+		struct config *cfg;
+		char text[512];
+
+		snprintf(text, sizeof(text),
+		         HOOK "stages = [\"data\"]\nauth.username = \"u\"\n"
+		              "auth.secret = \"%%{file:%s}%%\"\n",
+		         path);
+		cfg = parse(text, &errs);
+		assert_non_null(cfg);
+		assert_string_equal(cfg->hooks[0].auth_secret, cases[i].value);
+		config_unref(cfg);
+		unlink(path);
+		free(path);
+	}
+}
+
+static void test_substitution_errors_name_file_line_and_key(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+
+	unsetenv("MTAHOOKS_TEST_UNSET");
+	cfg = parse("[milter]\n"
+	            "listen = \"unix:%{env:MTAHOOKS_TEST_UNSET}%\"\n"
+	            "server-name = \"%{file:/nonexistent/mtahooks/name}%\"\n"
+	            "[session.hook.\"h\"]\n"
+	            "url = \"http://127.0.0.1/\"\n"
+	            "stages = [\"data\"]\n"
+	            "headers = [\"X-A: 1\",\n"
+	            "           \"X-B: %{file:/tmp}%\"]\n"
+	            "options.max-response-size = \"%{env:MTAHOOKS_TEST_UNSET}%\"\n"
+	            "timeout = \"%{env:}%\"\n"
+	            "auth.username = \"%{env:MTAHOOKS_TEST_UNSET\"\n",
+	            &errs);
+	assert_null(cfg);
+	assert_int_equal(errs.count, 6);
+	assert_string_equal(errs.msgs[0], NAME ":2: milter.listen: environment variable "
+	                                       "\"MTAHOOKS_TEST_UNSET\" is not set");
+	assert_string_equal(errs.msgs[1], NAME ":3: milter.server-name: cannot read file "
+	                                       "\"/nonexistent/mtahooks/name\": No such file or "
+	                                       "directory");
+	assert_string_equal(errs.msgs[2], NAME ":8: session.hook.\"h\".headers: cannot read file "
+	                                       "\"/tmp\": Is a directory");
+	assert_string_equal(errs.msgs[3], NAME ":9: session.hook.\"h\".options.max-response-size: "
+	                                       "environment variable \"MTAHOOKS_TEST_UNSET\" is "
+	                                       "not set");
+	assert_string_equal(errs.msgs[4], NAME ":10: session.hook.\"h\".timeout: invalid "
+	                                       "environment variable name in %{env:...}%");
+	assert_string_equal(errs.msgs[5], NAME ":11: session.hook.\"h\".auth.username: "
+	                                       "unterminated %{env:...}% substitution");
+	config_errors_free(&errs);
+}
+
+static void test_substituted_text_is_not_substituted_again(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_INNER", "%{file:/etc/hostname}%", 1), 0);
+	cfg = parse(HOOK "stages = [\"data\"]\nauth.username = \"u\"\n"
+	                 "auth.secret = \"%{env:MTAHOOKS_TEST_INNER}%\"\n",
+	            &errs);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->hooks[0].auth_secret, "%{file:/etc/hostname}%");
+	config_unref(cfg);
+}
+
+/* ---- secrets in clear ---------------------------------------------------------------------- */
+
+/* load_with_mode - config_load of text written to a file of that mode; the log it gave */
+static char *load_with_mode(const char *text, mode_t mode, char **path, struct config **cfg)
+{
+	struct config_errors errs = {0};
+	char *log;
+
+	*path = temp_file(text);
+	assert_int_equal(chmod(*path, mode), 0);
+	log = load_capturing_log(*path, cfg, &errs);
+	assert_int_equal(errs.count, 0);
+	assert_non_null(*cfg);
+	return log;
+}
+
+static void test_clear_secret_in_a_file_others_can_read_is_warned_about(void **state)
+{
+	static const mode_t modes[] = {0644, 0640, 0604};
+	static const char text[] = HOOK "stages = [\"data\"]\n"
+	                                "[session.hook.\"h\".auth]\n"
+	                                "username = \"u\"\n"
+	                                "secret = \"Cl3ar-Secret\"\n";
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct config *cfg;
+		char *path, want[512];
+		char *log = load_with_mode(text, modes[i], &path, &cfg);
+
+		snprintf(
+		    want, sizeof(want),
+		    "warning: %s:6: session.hook.\"h\".auth.secret: secret written in clear in "
+		    "a file that group or others can read (mode 0%o); give the file mode 0600 "
+		    "or take the secret from %%{file:...}%% or %%{env:...}%%\n",
+		    path, (unsigned)modes[i]);
+		if (strstr(log, want) == NULL)
+			print_error("wanted: %s\ngot:\n%s\n", want, log);
+		assert_non_null(strstr(log, want));
+		assert_null(strstr(log, "Cl3ar"));
+		/* The warning does not stop the load. */
+		assert_string_equal(cfg->hooks[0].auth_secret, "Cl3ar-Secret");
+		config_unref(cfg);
+		unlink(path);
+		free(path);
+		free(log);
+	}
+}
+
+static void test_no_clear_secret_warning_for_private_files_or_substitutions(void **state)
+{
+	static const struct {
+		const char *secret;
+		mode_t mode;
+		int warned;
+	} cases[] = {
+	    {"Cl3ar-Secret", 0600, 0},
+	    {"Cl3ar-Secret", 0400, 0},
+	    {"%{env:MTAHOOKS_TEST_SECRET}%", 0644, 0},
+	    {"%{env:MTAHOOKS_TEST_SECRET}%%{env:MTAHOOKS_TEST_SECRET}%", 0644, 0},
+	    {"", 0644, 0},
+	    /* A part written in clear is a secret written in clear. */
+	    {"Cl3ar%{env:MTAHOOKS_TEST_SECRET}%", 0644, 1},
+	    {"%{env:MTAHOOKS_TEST_SECRET}%100%", 0644, 1},
+	};
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_SECRET", "from-env", 1), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *cfg;
+		char text[512], *path, *log;
+
+		snprintf(text, sizeof(text),
+		         HOOK "stages = [\"data\"]\nauth.username = \"u\"\nauth.secret = \"%s\"\n",
+		         cases[i].secret);
+		log = load_with_mode(text, cases[i].mode, &path, &cfg);
+		if ((strstr(log, "secret written in clear") != NULL) != cases[i].warned)
+			print_error("secret %s, mode 0%o: log:\n%s\n", cases[i].secret,
+			            (unsigned)cases[i].mode, log);
+		assert_int_equal(strstr(log, "secret written in clear") != NULL, cases[i].warned);
+		config_unref(cfg);
+		unlink(path);
+		free(path);
+		free(log);
+	}
+}
+
+static void test_clear_secret_in_memory_text_is_not_warned_about(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+	char *log = parse_capturing_log(HOOK "stages = [\"data\"]\nauth.username = \"u\"\n"
+	                                     "auth.secret = \"Cl3ar-Secret\"\n",
+	                                &cfg, &errs);
+
+	assert_non_null(cfg);
+	assert_null(strstr(log, "in clear"));
+	config_unref(cfg);
+	free(log);
+}
+
 /* ---- loading files ----------------------------------------------------------------------- */
 
 static void test_config_load_reads_a_file(void **state)
@@ -1007,6 +1338,7 @@ int main(void)
 	    cmocka_unit_test(test_milter_type_errors_name_what_was_expected),
 	    cmocka_unit_test(test_hook_type_errors_name_what_was_expected),
 	    cmocka_unit_test(test_unknown_keys_are_errors_at_every_level),
+	    cmocka_unit_test(test_unknown_keys_close_to_a_known_one_get_a_suggestion),
 	    cmocka_unit_test(test_all_errors_are_reported_together),
 	    cmocka_unit_test(test_syntax_error_names_file_and_line),
 	    cmocka_unit_test(test_parse_duration_table),
@@ -1016,6 +1348,13 @@ int main(void)
 	    cmocka_unit_test(test_missing_env_var_error_does_not_print_the_secret),
 	    cmocka_unit_test(test_file_substitution_drops_one_trailing_newline),
 	    cmocka_unit_test(test_unreadable_file_substitution_is_an_error),
+	    cmocka_unit_test(test_substitutions_work_in_every_table_and_several_per_string),
+	    cmocka_unit_test(test_file_substitution_loses_exactly_one_trailing_newline),
+	    cmocka_unit_test(test_substitution_errors_name_file_line_and_key),
+	    cmocka_unit_test(test_substituted_text_is_not_substituted_again),
+	    cmocka_unit_test(test_clear_secret_in_a_file_others_can_read_is_warned_about),
+	    cmocka_unit_test(test_no_clear_secret_warning_for_private_files_or_substitutions),
+	    cmocka_unit_test(test_clear_secret_in_memory_text_is_not_warned_about),
 	    cmocka_unit_test(test_config_load_reads_a_file),
 	    cmocka_unit_test(test_config_load_errors_name_the_file),
 	    cmocka_unit_test(test_refcount_and_current_swap_keep_old_snapshot_alive),
