@@ -21,6 +21,11 @@
  *	String values may hold %{env:NAME}% and %{file:/path}% substitutions
  *	(a file's content loses one trailing newline).
  *
+ *	A hook's enable is compiled by expr.c: when its value cannot depend on
+ *	the session, enable says it and enable_expr is NULL; otherwise enable is 1
+ *	and hooks.c evaluates enable_expr at each stage. The stages of hooks
+ *	whose enable is not constantly false make up config->stages.
+ *
  *	Every problem found is appended to errs (not only the first), each as one
  *	line "FILE:LINE: KEY: what is wrong", KEY written as in TOML, e.g.
  *	'/etc/mtahooks-milter.toml:12: session.hook."spam".timeout: invalid
@@ -56,10 +61,13 @@ enum stage { STAGE_CONNECT, STAGE_EHLO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA };
 #define CONFIG_DEFAULT_PATH   SYSCONFDIR "/mtahooks-milter.toml"
 #define CONFIG_DEFAULT_LISTEN "unix:/run/mtahooks-milter/mtahooks-milter.sock"
 
+struct expr;
+
 struct hook {
-	char *id;        /* the "<id>" of [session.hook."<id>"] */
-	int enable;      /* enable = true/false (default true) */
-	char *url;       /* http:// or https:// */
+	char *id;                 /* the "<id>" of [session.hook."<id>"] */
+	int enable;               /* 0 only when enable is constantly false (default true) */
+	struct expr *enable_expr; /* enable when it depends on the session (expr.h), else NULL */
+	char *url;                /* http:// or https:// */
 	unsigned stages; /* STAGE_BIT()s; default: none (a hook without stages is never called, with
 	                    a warning) */
 	long timeout_ms; /* timeout, default 30s */
@@ -80,7 +88,7 @@ struct config {
 	                            collects */
 	struct hook *hooks;      /* in file order */
 	size_t nhooks;
-	unsigned stages; /* union of the stages of enabled hooks */
+	unsigned stages; /* union of the stages of hooks that may be enabled */
 	int refs;        /* private: reference count (atomic) */
 };
 

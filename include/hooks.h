@@ -8,7 +8,9 @@
  *
  * DESCRIPTION
  *	For each hook of s->config, in file order, that is enabled and lists the
- *	stage: build the request (request.c), send it through the transport, check
+ *	stage (an enable expression is evaluated with what the session knows at
+ *	the stage; a hook it disables is skipped, logged at debug level): build
+ *	the request (request.c), send it through the transport, check
  *	the HTTP status, parse the answer (response.c), and act on it as
  *	PROTOCOL.md sections 4 and 5 say:
  *	  accept     keep its modifications, go on with the next hook;

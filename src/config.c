@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "expr.h"
 #include "log.h"
 #include "toml.h"
 
@@ -84,6 +85,11 @@ static void parse_milter(struct parser *p, struct json_object *tbl, struct confi
 static void parse_session(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_hook(struct parser *p, const char *id, struct json_object *tbl,
                        struct hook *hook);
+static void parse_enable(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                         struct hook *hook);
+static struct json_object *enable_copy(struct parser *p, struct json_object *v, const char *key,
+                                       unsigned line, int depth, int *changed);
+static struct json_object *enable_part(struct json_object *v, const char *where);
 static void parse_stages(struct parser *p, struct json_object *v, const char *key, unsigned line,
                          struct hook *hook);
 static void parse_headers(struct parser *p, struct json_object *v, const char *key, unsigned line,
@@ -463,6 +469,7 @@ static void config_free(struct config *cfg)
 static void hook_clear(struct hook *hook)
 {
 	free(hook->id);
+	expr_free(hook->enable_expr);
 	free(hook->url);
 	for (size_t i = 0; i < hook->nheaders; i++)
 		secret_free(hook->headers[i]); /* "Authorization: Bearer ..." is a secret too */
@@ -1237,24 +1244,7 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 
 		key_join(key, sizeof(key), prefix, k, 0);
 		if (strcmp(k, "enable") == 0) {
-			/* Stalwart's enable is an expression; of those only the constants for now.
-			 */
-			if (json_object_is_type(v, json_type_boolean)) {
-				hook->enable = json_object_get_boolean(v) ? 1 : 0;
-				continue;
-			}
-			if (json_object_is_type(v, json_type_string)) {
-				if (get_string(p, v, key, line, &s) < 0)
-					continue;
-				if (strcmp(s.value, "true") == 0 || strcmp(s.value, "false") == 0) {
-					hook->enable = strcmp(s.value, "true") == 0;
-					free(s.value);
-					continue;
-				}
-				free(s.value);
-			}
-			add_error(p, line, key,
-			          "expressions in enable are not supported yet; use true or false");
+			parse_enable(p, v, key, line, hook);
 		} else if (strcmp(k, "url") == 0) {
 			have_url = 1;
 			if (get_string(p, v, key, line, &s) < 0)
@@ -1309,6 +1299,133 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 			log_msg(LOG_WARNING, "%s:%u: hook %s has no stages and is never called",
 			        p->name, tline, hook->id);
 	}
+}
+
+/*
+ * parse_enable - enable as Stalwart writes it: a boolean, a number, an expression string or
+ * an if/then/else list (expr.c); a constant is kept in enable, anything else compiled once
+ */
+static void parse_enable(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                         struct hook *hook)
+{
+	struct json_object *copy;
+	struct expr_error err;
+	char where[KEY_MAX + sizeof(err.where)];
+	struct expr *e;
+	int changed = 0, value;
+
+	/* Substitutions first, as in any string value. */
+	copy = enable_copy(p, v, key, line, 0, &changed);
+	if (copy == NULL)
+		return;
+	e = expr_compile_json(copy, &err);
+	json_object_put(copy);
+	if (e == NULL) {
+		unsigned eline = line_of(p, enable_part(v, err.where), line);
+
+		snprintf(where, sizeof(where), "%s%s", key, err.where);
+		/* A substituted value may hold a secret: its text is not quoted back. */
+		if (changed && err.column > 0)
+			add_error(p, eline, where,
+			          "column %u: invalid expression after substitution", err.column);
+		else if (err.column > 0)
+			add_error(p, eline, where, "column %u: %s", err.column, err.msg);
+		else
+			add_error(p, eline, where, "%s", err.msg);
+		return;
+	}
+	expr_free(hook->enable_expr);
+	hook->enable_expr = NULL;
+	if (expr_is_constant(e, &value)) {
+		hook->enable = value;
+		expr_free(e);
+		return;
+	}
+	hook->enable = 1;
+	hook->enable_expr = e;
+}
+
+/*
+ * enable_copy - the enable value with substitutions done in its strings (an if/then/else list
+ * is two levels deep; deeper values are copied as they are and refused by expr.c); NULL when
+ * a substitution failed, which is reported
+ */
+static struct json_object *enable_copy(struct parser *p, struct json_object *v, const char *key,
+                                       unsigned line, int depth, int *changed)
+{
+	struct json_object *out, *item;
+	char sub[KEY_MAX];
+	struct strval s;
+
+	if (json_object_is_type(v, json_type_string)) {
+		if (get_string(p, v, key, line_of(p, v, line), &s) < 0)
+			return NULL;
+		if (strcmp(s.value, s.raw) != 0)
+			*changed = 1;
+		out = json_object_new_string(s.value);
+		free(s.value);
+		if (out == NULL)
+			add_error(p, line, key, "out of memory");
+		return out;
+	}
+	if (depth >= 2 ||
+	    !(json_object_is_type(v, json_type_array) || json_object_is_type(v, json_type_object)))
+		return json_object_get(v);
+	if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+
+		out = json_object_new_array();
+		for (size_t i = 0; out != NULL && i < n; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", key, i + 1);
+			item = enable_copy(p, json_object_array_get_idx(v, i), sub, line, depth + 1,
+			                   changed);
+			if (item == NULL || json_object_array_add(out, item) < 0) {
+				json_object_put(item);
+				json_object_put(out);
+				return NULL;
+			}
+		}
+	} else {
+		struct json_object_iterator it = json_object_iter_begin(v);
+		struct json_object_iterator end = json_object_iter_end(v);
+
+		out = json_object_new_object();
+		for (; out != NULL && !json_object_iter_equal(&it, &end);
+		     json_object_iter_next(&it)) {
+			const char *k = json_object_iter_peek_name(&it);
+
+			key_join(sub, sizeof(sub), key, k, 0);
+			item = enable_copy(p, json_object_iter_peek_value(&it), sub, line,
+			                   depth + 1, changed);
+			if (item == NULL || json_object_object_add(out, k, item) < 0) {
+				json_object_put(item);
+				json_object_put(out);
+				return NULL;
+			}
+		}
+	}
+	if (out == NULL)
+		add_error(p, line, key, "out of memory");
+	return out;
+}
+
+/* enable_part - the part of an enable list that expr.c's where names ("[2].if"), for its line */
+static struct json_object *enable_part(struct json_object *v, const char *where)
+{
+	struct json_object *item, *part;
+	unsigned long n;
+	char *end;
+
+	if (where[0] != '[' || !json_object_is_type(v, json_type_array))
+		return v;
+	n = strtoul(where + 1, &end, 10);
+	if (*end != ']' || n == 0 || n > json_object_array_length(v))
+		return v;
+	item = json_object_array_get_idx(v, n - 1);
+	if (end[1] == '.' && json_object_is_type(item, json_type_object) &&
+	    json_object_object_get_ex(item, end + 2, &part))
+		return part;
+	return item;
 }
 
 /* parse_stages - stages = [...]: names to STAGE_BIT()s, auth warned about */

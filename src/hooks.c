@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expr.h"
 #include "hooks.h"
 #include "log.h"
 #include "request.h"
@@ -20,6 +21,13 @@ struct hook_error {
 	const char
 	    *kind; /* http_error_name(), "http-status", "not-json", "invalid", "out-of-memory" */
 	char reason[512]; /* the detail, without repeating the kind */
+};
+
+/* The session as enable expressions see it, gathered once per stage when a hook needs it. */
+struct enable_state {
+	struct expr_vars vars;
+	const char **rcpts; /* the recipients' addresses, borrowed from the session */
+	int ready;
 };
 
 /* The reply of the error policy (PROTOCOL.md section 5). */
@@ -47,6 +55,10 @@ static int set_reply(struct outcome *out, enum outcome_kind kind, int status, co
 static int take_mods(struct modlist *l, struct verdict *v);
 static enum step fail_hook(struct session *s, enum stage stage, const struct hook *h,
                            const struct hook_error *e, struct outcome *out);
+static int enabled_here(const struct session *s, enum stage stage, const struct hook *h,
+                        struct enable_state *es);
+static void enable_vars(const struct session *s, enum stage stage, const char **rcpts,
+                        struct expr_vars *v);
 static int is_session_stage(enum stage stage);
 static struct modlist *mods_of(struct session *s, enum stage stage);
 
@@ -57,6 +69,7 @@ int hooks_run_stage(struct session *s, enum stage stage, const struct transport 
 	const struct config *cfg = s->config;
 	struct modlist *mods = mods_of(s, stage);
 	struct request *req = NULL; /* the same for every hook of the stage: built once */
+	struct enable_state es = {0};
 	size_t mark;
 
 	/* A new HELO/EHLO (after STARTTLS, say) replaces what the last one decided. */
@@ -72,11 +85,27 @@ int hooks_run_stage(struct session *s, enum stage stage, const struct transport 
 	for (size_t i = 0; i < cfg->nhooks; i++) {
 		const struct hook *h = &cfg->hooks[i];
 
+		int on;
+
 		if (!h->enable || !(h->stages & STAGE_BIT(stage)))
 			continue;
+		on = enabled_here(s, stage, h, &es);
+		if (on < 0) {
+			struct hook_error e = {"out-of-memory", "out of memory"};
+
+			if (fail_hook(s, stage, h, &e, out) == STEP_STOP)
+				break;
+			continue;
+		}
+		if (!on) {
+			log_msg(LOG_DEBUG, "hook=%s stage=%s qid=%s disabled by enable", h->id,
+			        stage_name(stage), session_qid(s));
+			continue;
+		}
 		if (run_hook(s, stage, h, t, &req, out) == STEP_STOP)
 			break;
 	}
+	free(es.rcpts);
 	request_free(req);
 	if (out->kind == OUTCOME_REJECT || out->kind == OUTCOME_TEMPFAIL) {
 		/*
@@ -98,6 +127,61 @@ void outcome_free(struct outcome *out)
 {
 	free(out->text);
 	memset(out, 0, sizeof(*out));
+}
+
+/*
+ * enabled_here - 1 when h's enable is true at this stage, 0 when not, -1 out of memory.
+ * The session does not change while a stage's chain runs, so its variables are gathered
+ * once, at the first hook with an expression.
+ */
+static int enabled_here(const struct session *s, enum stage stage, const struct hook *h,
+                        struct enable_state *es)
+{
+	if (h->enable_expr == NULL)
+		return h->enable != 0;
+	if (!es->ready) {
+		if (s->nrcpts > 0) {
+			es->rcpts = calloc(s->nrcpts, sizeof(*es->rcpts));
+			if (es->rcpts == NULL)
+				return -1;
+		}
+		enable_vars(s, stage, es->rcpts, &es->vars);
+		es->ready = 1;
+	}
+	return expr_eval(h->enable_expr, &es->vars);
+}
+
+/*
+ * enable_vars - what the session knows at a stage, as expressions name it (PROTOCOL.md
+ * section 6). What is not known yet is NULL, or -1 for a port. At rcpt, rcpt is the
+ * recipient being decided (milter.c adds it before the chain runs) and recipients holds
+ * it; at data, rcpt is the last recipient. rcpts has room for s->nrcpts addresses; v
+ * borrows from s and rcpts. Here rather than in session.c because what is known depends
+ * on the stage, which only the chain knows.
+ */
+static void enable_vars(const struct session *s, enum stage stage, const char **rcpts,
+                        struct expr_vars *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->remote_ip = s->client_ip;
+	v->remote_port = s->client_port > 0 ? (long)s->client_port : -1;
+	v->local_ip = s->server_ip;
+	v->local_port = s->server_port > 0 ? (long)s->server_port : -1;
+	v->listener = s->listener;
+	v->is_tls = s->tls;
+	v->authenticated_as = s->sasl_login;
+	v->helo_domain = s->helo;
+	v->queue_id = s->queue_id;
+	if (stage < STAGE_MAIL || !s->has_from)
+		return;
+	v->sender = s->from.address != NULL ? s->from.address : "";
+	if (stage < STAGE_RCPT || s->nrcpts == 0 || rcpts == NULL)
+		return;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		rcpts[i] = s->rcpts[i].address != NULL ? s->rcpts[i].address : "";
+	v->recipients = rcpts;
+	v->nrecipients = s->nrcpts;
+	v->rcpt = rcpts[s->nrcpts - 1];
 }
 
 /* run_hook - call one hook and fold its answer into out */

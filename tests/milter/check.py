@@ -62,6 +62,8 @@ CONFIGS = {
     "unreach-notf": [("h1", ["data"], {"timeout": "2s", "closed": True},
                       {"tempfail-on-error": False}),
                      ("h2", ["data"], {"timeout": "2s"}, {})],
+    "enable-rcpt": [("h1", ["rcpt"], {"timeout": "2s",
+                                      "enable": "rcpt_domain != 'skip.test'"}, {})],
 }
 
 
@@ -1424,6 +1426,23 @@ def _(ck):
               if "S3cret-Pa55" in line or base64.b64encode(b"hook-user:S3cret-Pa55").decode()
               in line]
     ck.equal(leaked, [], "log lines showing the secret")
+
+
+@scenario("enable-rcpt-domain", "enable = \"rcpt_domain != 'skip.test'\": the rcpt hook is "
+          "not called for a skip.test recipient (any case), it is for another (and rejects it)",
+          "enable-rcpt", "enable.lua",
+          script(rule(reject(550, "5.7.1", "Seen by h1"), stage="rcpt")), CASE="rcpt_domain")
+def _(ck):
+    rcpts = [dig(r, "envelope", "to", -1, "address") for r in ck.reqs("rcpt")]
+    ck.equal(rcpts, ["two@ok.test"], "recipients the hook was called for")
+    ck.equal(ck.stage_list(), ["rcpt"], "stages called")
+    sess = ck.session(0)
+    ck.reply(sess, "R", 0, "c")
+    ck.reply(sess, "R", 1, "y", "550 5.7.1 Seen by h1")
+    ck.reply(sess, "R", 2, "c")
+    skipped = [line for line in ck.log_lines
+               if "hook=h1 stage=rcpt " in line and line.endswith(" disabled by enable")]
+    ck.equal(len(skipped), 2, "debug lines saying h1 was disabled by enable")
 
 
 # ---------------------------------------------------------------------------------------

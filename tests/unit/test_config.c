@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "expr.h"
 #include "log.h"
 
 #define NAME "test.toml"
@@ -372,18 +373,137 @@ static void test_enable_accepts_booleans_and_their_strings(void **state)
 	}
 }
 
-static void test_enable_expression_is_not_supported_yet(void **state)
+static void test_enable_constants_need_no_expression(void **state)
 {
-	static const char *const forms[] = {"\"is_tls\"", "\"TRUE\"", "1",
-	                                    "[{if = \"is_tls\", then = true}, {else = false}]"};
+	static const struct {
+		const char *value;
+		int enable;
+	} cases[] = {{"1", 1},
+	             {"0", 0},
+	             {"0.0", 0},
+	             {"\"1 == 2\"", 0},
+	             {"\"len('abc') == 3\"", 1},
+	             {"[{if = \"is_tls\", then = false}, {else = false}]", 0},
+	             {"[{if = \"true\", then = true}, {else = \"is_tls\"}]", 1},
+	             {"[{if = \"false\", then = \"is_tls\"}]", 0}};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config_errors errs = {0};
+		char text[256];
+		struct config *cfg;
+
+		snprintf(text, sizeof(text), HOOK "stages = [\"data\"]\nenable = %s\n",
+		         cases[i].value);
+		cfg = parse(text, &errs);
+		assert_non_null(cfg);
+		assert_int_equal(cfg->hooks[0].enable, cases[i].enable);
+		assert_null(cfg->hooks[0].enable_expr);
+		assert_int_equal(cfg->stages, cases[i].enable ? STAGE_BIT(STAGE_DATA) : 0);
+		config_unref(cfg);
+	}
+}
+
+static void test_enable_expression_is_compiled_and_kept(void **state)
+{
+	static const char *const forms[] = {
+	    "\"remote_ip == '192.0.2.1'\"",
+	    "[{if = \"remote_ip == '192.0.2.1'\", then = true}, {else = false}]",
+	    "[\n  { if = \"is_tls\", then = false },\n  { if = \"remote_ip == '192.0.2.1'\", "
+	    "then = \"1\" },\n]"};
+	struct expr_vars match = {.remote_ip = "192.0.2.1", .remote_port = -1, .local_port = -1};
+	struct expr_vars other = {.remote_ip = "192.0.2.2", .remote_port = -1, .local_port = -1};
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		char text[256];
+		struct config_errors errs = {0};
+		char text[512];
+		struct config *cfg;
 
-		snprintf(text, sizeof(text), HOOK "enable = %s\n", forms[i]);
-		expect_one_error(text, NAME ":3: session.hook.\"h\".enable: expressions in enable "
-		                            "are not supported yet; use true or false");
+		snprintf(text, sizeof(text), HOOK "stages = [\"connect\"]\nenable = %s\n",
+		         forms[i]);
+		cfg = parse(text, &errs);
+		assert_non_null(cfg);
+		assert_int_equal(cfg->hooks[0].enable, 1);
+		assert_non_null(cfg->hooks[0].enable_expr);
+		assert_int_equal(expr_eval(cfg->hooks[0].enable_expr, &match), 1);
+		assert_int_equal(expr_eval(cfg->hooks[0].enable_expr, &other), 0);
+		/* a hook that may be called keeps its stages in the union */
+		assert_int_equal(cfg->stages, STAGE_BIT(STAGE_CONNECT));
+		config_unref(cfg);
 	}
+}
+
+static void test_enable_errors_give_key_line_and_column(void **state)
+{
+	static const struct error_case cases[] = {
+	    {HOOK "enable = \"remot_ip == '1'\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 1: unknown variable 'remot_ip'"},
+	    {HOOK "enable = [{if = \"1 && (remot_ip == '192.0.2.1')\", then = true}]\n",
+	     NAME ":3: session.hook.\"h\".enable[1].if: column 7: unknown variable 'remot_ip'"},
+	    {HOOK
+	     "enable = [\n  { if = \"is_tls\", then = true },\n"
+	     "  { if = \"listener == 'x' && remot_ip\", then = true },\n  { else = false }\n]\n",
+	     NAME ":5: session.hook.\"h\".enable[2].if: column 20: unknown variable 'remot_ip'"},
+	    {HOOK "enable = [{ if = \"true\", then = true }, { else = \"sender ==\" }]\n",
+	     NAME ":3: session.hook.\"h\".enable[2].else: column 10: unexpected end of "
+	          "expression"},
+	    {HOOK "enable = \"TRUE\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 1: unknown variable 'TRUE'"},
+	    {HOOK "enable = \"trim(1, 2)\"\n", NAME
+	     ":3: session.hook.\"h\".enable: column 1: function 'trim' takes 1 argument, not 2"},
+	    {HOOK "enable = \"is_local_domain('', rcpt_domain)\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 1: function 'is_local_domain' needs a "
+	          "Stalwart store and is not available here"},
+	    {HOOK "enable = \"matches('(', rcpt)\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 9: invalid regular expression: missing "
+	          "closing parenthesis (at offset 1 of the pattern)"},
+	    {HOOK "enable = \"'abc\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 1: unterminated string"},
+	    {HOOK "enable = \"\"\n",
+	     NAME ":3: session.hook.\"h\".enable: column 1: empty expression"},
+	    {HOOK "enable = [{ if = \"true\" }]\n",
+	     NAME ":3: session.hook.\"h\".enable[1]: if without then"},
+	    {HOOK "enable = [{ else = true }, { if = \"true\", then = true }]\n",
+	     NAME ":3: session.hook.\"h\".enable[1].else: else must be the last entry"},
+	    {HOOK "enable = []\n",
+	     NAME ":3: session.hook.\"h\".enable: an if/then/else list must not be empty"},
+	    {HOOK "enable = { if = \"true\" }\n",
+	     NAME ":3: session.hook.\"h\".enable: expected a boolean, a number, an expression "
+	          "string or an if/then/else list"},
+	    {HOOK "enable = [\"is_tls\"]\n",
+	     NAME ":3: session.hook.\"h\".enable[1]: expected a table: { if = ..., then = ... } or "
+	          "{ else = ... }"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one_error(cases[i].text, cases[i].message);
+}
+
+static void test_enable_takes_substitutions_and_hides_their_text(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_ENABLE", "rcpt_domain != 'skip.test'", 1), 0);
+	cfg = parse(HOOK "stages = [\"rcpt\"]\nenable = \"%{env:MTAHOOKS_TEST_ENABLE}%\"\n", &errs);
+	assert_non_null(cfg);
+	assert_non_null(cfg->hooks[0].enable_expr);
+	config_unref(cfg);
+	cfg = parse(HOOK "stages = [\"rcpt\"]\n"
+	                 "enable = [{if = \"%{env:MTAHOOKS_TEST_ENABLE}%\", then = true}]\n",
+	            &errs);
+	assert_non_null(cfg);
+	assert_non_null(cfg->hooks[0].enable_expr);
+	config_unref(cfg);
+	/* the substituted text could be a secret: the message gives the column only */
+	assert_int_equal(setenv("MTAHOOKS_TEST_ENABLE", "1 == s3cr3t", 1), 0);
+	expect_one_error(HOOK "enable = \"%{env:MTAHOOKS_TEST_ENABLE}%\"\n",
+	                 NAME ":3: session.hook.\"h\".enable: column 6: invalid expression after "
+	                      "substitution");
+	expect_one_error(HOOK
+	                 "enable = [{if = \"true\", then = \"%{env:MTAHOOKS_NO_SUCH_VAR}%\"}]\n",
+	                 NAME ":3: session.hook.\"h\".enable[1].then: environment variable "
+	                      "\"MTAHOOKS_NO_SUCH_VAR\" is not set");
+	unsetenv("MTAHOOKS_TEST_ENABLE");
 }
 
 static void test_url_is_required_and_reported_at_the_table(void **state)
@@ -445,18 +565,26 @@ static void test_hook_without_stages_loads_with_a_warning(void **state)
 static void test_stages_union_ignores_disabled_hooks(void **state)
 {
 	struct config_errors errs = {0};
-	struct config *cfg = parse("[session.hook.\"a\"]\nurl = \"http://127.0.0.1/\"\n"
-	                           "stages = [\"connect\", \"mail\"]\n"
-	                           "[session.hook.\"b\"]\nurl = \"http://127.0.0.1/\"\n"
-	                           "enable = false\nstages = [\"data\"]\n"
-	                           "[session.hook.\"c\"]\nurl = \"http://127.0.0.1/\"\n"
-	                           "enable = \"true\"\nstages = [\"rcpt\", \"mail\"]\n",
-	                           &errs);
+	struct config *cfg =
+	    parse("[session.hook.\"a\"]\nurl = \"http://127.0.0.1/\"\n"
+	          "stages = [\"connect\", \"mail\"]\n"
+	          "[session.hook.\"b\"]\nurl = \"http://127.0.0.1/\"\n"
+	          "enable = false\nstages = [\"data\"]\n"
+	          "[session.hook.\"c\"]\nurl = \"http://127.0.0.1/\"\n"
+	          "enable = \"true\"\nstages = [\"rcpt\", \"mail\"]\n"
+	          "[session.hook.\"d\"]\nurl = \"http://127.0.0.1/\"\n"
+	          "enable = [{if = \"is_tls\", then = \"1 == 2\"}]\nstages = [\"data\"]\n"
+	          "[session.hook.\"e\"]\nurl = \"http://127.0.0.1/\"\n"
+	          "enable = \"is_tls\"\nstages = [\"ehlo\"]\n",
+	          &errs);
 
 	assert_non_null(cfg);
 	assert_int_equal(hook_by_id(cfg, "b")->stages, STAGE_BIT(STAGE_DATA));
-	assert_int_equal(cfg->stages,
-	                 STAGE_BIT(STAGE_CONNECT) | STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT));
+	/* d can never be true, e may be: only e's stage joins the union */
+	assert_int_equal(hook_by_id(cfg, "d")->enable, 0);
+	assert_int_equal(hook_by_id(cfg, "e")->enable, 1);
+	assert_int_equal(cfg->stages, STAGE_BIT(STAGE_CONNECT) | STAGE_BIT(STAGE_EHLO) |
+	                                  STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT));
 	config_unref(cfg);
 }
 
@@ -1322,7 +1450,10 @@ int main(void)
 	    cmocka_unit_test(test_listen_rejects_other_forms),
 	    cmocka_unit_test(test_max_message_size_zero_is_rejected),
 	    cmocka_unit_test(test_enable_accepts_booleans_and_their_strings),
-	    cmocka_unit_test(test_enable_expression_is_not_supported_yet),
+	    cmocka_unit_test(test_enable_constants_need_no_expression),
+	    cmocka_unit_test(test_enable_expression_is_compiled_and_kept),
+	    cmocka_unit_test(test_enable_errors_give_key_line_and_column),
+	    cmocka_unit_test(test_enable_takes_substitutions_and_hides_their_text),
 	    cmocka_unit_test(test_url_is_required_and_reported_at_the_table),
 	    cmocka_unit_test(test_url_must_be_http_or_https),
 	    cmocka_unit_test(test_unknown_stage_is_an_error),

@@ -61,6 +61,9 @@ struct fixture {
 	"[session.hook.\"" id "\".options]\n"                                                      \
 	"tempfail-on-error = false\n"
 
+/* A hook with an enable expression (written without double quotes of its own). */
+#define HOOK_IF(id, stages, expr) HOOK(id, stages) "enable = \"" expr "\"\n"
+
 /* Answers used again and again. */
 #define ACCEPT             "{\"action\":\"accept\"}"
 #define ADD_HEADER(n)      "{\"type\":\"addHeader\",\"name\":\"" n "\",\"value\":\"v\"}"
@@ -340,6 +343,77 @@ static void test_disabled_hook_not_called(void **state)
 	start(fx, HOOK("off", ALL_STAGES) "enable = false\n" HOOK("on", ALL_STAGES));
 	run(fx, STAGE_EHLO);
 	assert_calls(fx, 1, ids);
+}
+
+/* test_enable_on_remote_ip_skips_the_hook - and says so at debug level */
+static void test_enable_on_remote_ip_skips_the_hook(void **state)
+{
+	static const char toml[] = HOOK_IF("elsewhere", ALL_STAGES, "remote_ip == '192.0.2.99'")
+	    HOOK_IF("here", ALL_STAGES,
+	            "starts_with(remote_ip, '192.0.2.') && remote_port == 40000");
+	struct fixture *fx = *state;
+	static const char *const ids[] = {"here"};
+	FILE *tmp;
+	int saved;
+	char *log;
+
+	start(fx, toml);
+	log_init(1, 2);
+	capture_start(&tmp, &saved);
+	run(fx, STAGE_CONNECT);
+	log = capture_end(tmp, saved);
+	log_init(1, 0);
+	assert_int_equal(fx->out.kind, OUTCOME_CONTINUE);
+	assert_calls(fx, 1, ids);
+	assert_int_equal(
+	    count_lines(log, "hook=elsewhere stage=connect qid=4TESTQID disabled by enable"), 1);
+	assert_int_equal(count_lines(log, "hook=here stage=connect qid=4TESTQID disabled"), 0);
+	free(log);
+}
+
+/* test_enable_on_rcpt_decides_each_recipient - rcpt is the one being decided, recipients all */
+static void test_enable_on_rcpt_decides_each_recipient(void **state)
+{
+	static const char toml[] = HOOK_IF("not-skip", "\"rcpt\"", "rcpt_domain != 'skip.test'")
+	    HOOK_IF("second", "\"rcpt\"",
+	            "count(recipients) == 2 && recipients[0] == 'someone@skip.test'")
+	        HOOK_IF("last-is-ok", "\"data\"",
+	                "rcpt == 'other@ok.test' && sender_domain == 'example.org'");
+	struct fixture *fx = *state;
+	static const char *const ids[] = {"not-skip", "second", "last-is-ok"};
+	char *from[] = {"<Sender@Example.ORG>", NULL};
+	char *r1[] = {"<someone@Skip.Test>", NULL};
+	char *r2[] = {"<other@ok.test>", NULL};
+
+	start(fx, toml);
+	assert_int_equal(session_set_from(fx->s, from), 0);
+	assert_int_equal(session_add_rcpt(fx->s, r1), 0);
+	run(fx, STAGE_RCPT);
+	assert_int_equal(fx->fake.ncalls, 0);
+	assert_int_equal(fx->s->nrcpts, 1); /* not called is not rejected */
+	assert_int_equal(session_add_rcpt(fx->s, r2), 0);
+	run(fx, STAGE_RCPT);
+	assert_int_equal(fx->fake.ncalls, 2);
+	run(fx, STAGE_DATA);
+	assert_calls(fx, 3, ids);
+}
+
+/* test_enable_sees_queue_id_empty_before_it_is_known */
+static void test_enable_sees_queue_id_empty_before_it_is_known(void **state)
+{
+	static const char toml[] = HOOK_IF("after", ALL_STAGES, "queue_id != ''")
+	    HOOK_IF("before", ALL_STAGES, "is_empty(queue_id) && sender == ''");
+	struct fixture *fx = *state;
+	static const char *const ids[] = {"before", "after"};
+	char *from[] = {"<>", NULL};
+
+	start(fx, toml);
+	assert_int_equal(session_set(&fx->s->queue_id, NULL), 0);
+	run(fx, STAGE_CONNECT);
+	assert_int_equal(session_set(&fx->s->queue_id, "4QUEUED"), 0);
+	assert_int_equal(session_set_from(fx->s, from), 0);
+	run(fx, STAGE_MAIL);
+	assert_calls(fx, 2, ids);
 }
 
 /* test_hook_without_the_stage_not_called */
@@ -1018,6 +1092,9 @@ int main(void)
 	    T(test_hooks_called_in_file_order),
 	    T(test_disabled_hook_not_called),
 	    T(test_hook_without_the_stage_not_called),
+	    T(test_enable_on_remote_ip_skips_the_hook),
+	    T(test_enable_on_rcpt_decides_each_recipient),
+	    T(test_enable_sees_queue_id_empty_before_it_is_known),
 	    T(test_request_names_the_stage),
 	    T(test_accept_continues_and_keeps_mods_for_the_message),
 	    T(test_accept_at_connect_keeps_mods_for_the_session),
