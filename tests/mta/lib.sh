@@ -4,7 +4,7 @@
 # TAP output, bounded waits, free ports, and the three helpers around the MTA:
 # the scripted hook server (tests/lib/hookserver.py), the bridge under test
 # (mtahooks-milter) and the capture server (tests/mta/capture.py) that stands
-# in for the next hop. A driver (postfix.sh, later sendmail.sh) starts the MTA
+# in for the next hop. A driver (postfix.sh or sendmail.sh) starts the MTA
 # itself; scenarios.sh only calls the functions below and the driver's mta_*.
 #
 # Variables set here and used by scenarios:
