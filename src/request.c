@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <json-c/json.h>
 
@@ -41,7 +44,7 @@ struct request {
 
 static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq);
 static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out);
-static int word_is_plain(uint64_t w);
+static uint64_t word_specials(uint64_t w);
 static size_t plain_run(const unsigned char *p, size_t n);
 static int put(struct buf *b, const char *s);
 static int put_escaped(struct buf *b, const char *s, size_t len);
@@ -55,6 +58,7 @@ static int put_envaddr(struct buf *b, const struct envaddr *a);
 static int put_envelope(struct buf *b, const struct session *s);
 static int put_headers(struct buf *b, const struct session *s);
 static int is_server_header(const struct session *s);
+static size_t body_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 
 /* utf8_valid_prefix - how many bytes at p begin a well-formed UTF-8 sequence; *seq its length */
@@ -153,35 +157,61 @@ static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *
 }
 
 /*
- * word_is_plain - whether none of the 8 bytes of w needs escaping
+ * word_specials - the bytes of w that need escaping, each marked by its top bit (0: none)
  *
  * Eight bytes at a time, because a message body is mostly plain text and this test runs
  * over all of it twice (counting, then sending). If no byte has its top bit set (the
  * first term), subtracting 0x20 from each byte borrows out of a byte exactly when it is
  * below 0x20, and subtracting 1 from w ^ '"' (or w ^ '\\') exactly when that byte was
- * '"' (or '\\'); the lowest such byte always shows as a top bit, so the answer is exact
- * even though a borrow may also mark bytes above it.
+ * '"' (or '\\'). A borrow may also mark bytes above the one it came from, never below:
+ * the lowest mark is always the first byte (in memory order, on a little-endian machine)
+ * that needs escaping, and no mark at all means none does.
  */
-static int word_is_plain(uint64_t w)
+static uint64_t word_specials(uint64_t w)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101);
 	const uint64_t tops = UINT64_C(0x8080808080808080);
-	uint64_t t =
-	    w | (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) | ((w ^ (ones * '\\')) - ones);
 
-	return (t & tops) == 0;
+	return (w | (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+	        ((w ^ (ones * '\\')) - ones)) &
+	       tops;
 }
 
 /* plain_run - how many bytes from p on need no escaping (printable ASCII but '"' and '\\') */
 static size_t plain_run(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
-	uint64_t w;
+	uint64_t w, marks;
 
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes at a time where every x86-64 can: a signed compare with 0x20 finds the
+	 * control characters and, as negative numbers, the bytes from 0x80 up.
+	 */
+	const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+	const __m128i bslash = _mm_set1_epi8('\\');
+
+	for (; n - i >= 16; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i hit =
+		    _mm_or_si128(_mm_cmplt_epi8(v, space),
+		                 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
 	for (; n - i >= sizeof(w); i += sizeof(w)) {
 		memcpy(&w, p + i, sizeof(w)); /* p need not be aligned */
-		if (!word_is_plain(w))
+		if ((marks = word_specials(w)) != 0) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* The first byte of the word in memory is its lowest. */
+			return i + (size_t)__builtin_ctzll(marks) / 8;
+#else
 			break;
+#endif
+		}
 	}
 	while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
 		i++;
@@ -508,11 +538,50 @@ size_t request_length(const struct request *r)
 	return r->total;
 }
 
+/*
+ * body_read - escape body bytes from where c stands into dst (len > 0) until dst is full or
+ * the body ends; an escape that does not fit is kept in c->pend. Returns the bytes written.
+ */
+static size_t body_read(const struct request *r, struct cursor *c, char *dst, size_t len)
+{
+	size_t done = 0, left, run, used, n;
+	char out[ESCAPE_MAX];
+
+	while (done < len && c->off < r->body_len) {
+		/* Look no further than what fits: a body without escapes is one long run. */
+		left = r->body_len - c->off;
+		run = plain_run(r->body + c->off, left < len - done ? left : len - done);
+		if (run) {
+			memcpy(dst + done, r->body + c->off, run);
+			c->off += run;
+			done += run;
+			continue;
+		}
+		if (len - done >= ESCAPE_MAX) {
+			done += escape_step(r->body + c->off, left, &used, dst + done);
+			c->off += used;
+			continue;
+		}
+		n = escape_step(r->body + c->off, left, &used, out);
+		c->off += used;
+		if (n <= len - done) {
+			memcpy(dst + done, out, n);
+			done += n;
+		} else {
+			/* The escape straddles the caller's buffer: keep it for the next call. */
+			memcpy(c->pend, out, n);
+			c->pend_len = n;
+			c->pend_off = 0;
+			break;
+		}
+	}
+	return done;
+}
+
 /* cursor_read - copy up to len further bytes from where c stands; 0 at the end */
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len)
 {
-	size_t done = 0, n, used, run;
-	char out[ESCAPE_MAX];
+	size_t done = 0, n;
 
 	while (done < len && c->part != PART_END) {
 		if (c->pend_off < c->pend_len) {
@@ -540,32 +609,13 @@ static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, 
 			}
 			continue;
 		}
-		/* PART_BODY: copy plain runs straight, escape the rest one step at a time. */
+		/* PART_BODY: escaped straight into dst, until dst is full or the body ends. */
 		if (c->off == r->body_len) {
 			c->part = PART_TAIL;
 			c->off = 0;
 			continue;
 		}
-		/* Look no further than what fits: a body without escapes is one long run. */
-		n = r->body_len - c->off;
-		run = plain_run(r->body + c->off, n < len - done ? n : len - done);
-		if (run) {
-			memcpy(dst + done, r->body + c->off, run);
-			c->off += run;
-			done += run;
-			continue;
-		}
-		n = escape_step(r->body + c->off, r->body_len - c->off, &used, out);
-		c->off += used;
-		if (n <= len - done) {
-			memcpy(dst + done, out, n);
-			done += n;
-		} else {
-			/* The escape straddles the caller's buffer: keep it for the next call. */
-			memcpy(c->pend, out, n);
-			c->pend_len = n;
-			c->pend_off = 0;
-		}
+		done += body_read(r, c, dst + done, len - done);
 	}
 	return done;
 }
