@@ -6,8 +6,8 @@
 
 #include "buf.h"
 
-/* buf_append - append len bytes, keeping a NUL after them */
-int buf_append(struct buf *b, const void *data, size_t len)
+/* buf_reserve - room for len more bytes (and the NUL) without growing again */
+int buf_reserve(struct buf *b, size_t len)
 {
 	size_t limit = b->limit ? b->limit : SIZE_MAX - 1;
 
@@ -26,9 +26,19 @@ int buf_append(struct buf *b, const void *data, size_t len)
 			errno = ENOMEM;
 			return -1;
 		}
+		if (b->data == NULL)
+			p[0] = '\0';
 		b->data = p;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+/* buf_append - append len bytes, keeping a NUL after them */
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (buf_reserve(b, len) < 0)
+		return -1;
 	if (len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
