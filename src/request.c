@@ -44,6 +44,7 @@ struct request {
 
 static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq);
 static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out);
+static int is_crlf(const unsigned char *p, size_t n);
 static uint64_t word_specials(uint64_t w);
 static size_t plain_run(const unsigned char *p, size_t n);
 static int put_bytes(struct buf *b, const void *p, size_t len);
@@ -157,6 +158,12 @@ static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *
 	}
 	out[0] = (char)c;
 	return 1;
+}
+
+/* is_crlf - whether p[0..n) starts with CR LF */
+static int is_crlf(const unsigned char *p, size_t n)
+{
+	return n >= 2 && p[0] == '\r' && p[1] == '\n';
 }
 
 /*
@@ -279,8 +286,13 @@ static size_t escaped_length(const unsigned char *p, size_t len)
 
 	for (i = 0; i < len; i += used) {
 		n = used = plain_run(p + i, len - i);
-		if (n == 0)
+		if (n == 0 && is_crlf(p + i, len - i)) {
+			/* \r\n, at the end of every line of a body */
+			n = 4;
+			used = 2;
+		} else if (n == 0) {
 			n = escape_step(p + i, len - i, &used, out);
+		}
 		if (n >= SIZE_MAX - total)
 			return SIZE_MAX;
 		total += n;
@@ -613,6 +625,12 @@ static size_t body_read(const struct request *r, struct cursor *c, char *dst, si
 			memcpy(dst + done, r->body + c->off, run);
 			c->off += run;
 			done += run;
+			continue;
+		}
+		if (len - done >= 4 && is_crlf(r->body + c->off, left)) {
+			memcpy(dst + done, "\\r\\n", 4); /* a line end: the usual escape */
+			c->off += 2;
+			done += 4;
 			continue;
 		}
 		if (len - done >= ESCAPE_MAX) {

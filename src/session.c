@@ -88,6 +88,9 @@ int session_set(char **field, const char *value)
 {
 	char *copy = NULL;
 
+	/* The MTA repeats macros (the queue id at every stage): the same value is kept. */
+	if (value != NULL && *field != NULL && strcmp(*field, value) == 0)
+		return 0;
 	if (value != NULL && (copy = strdup(value)) == NULL)
 		return -1;
 	free(*field);
