@@ -404,13 +404,33 @@ bridge_config_hooks() {
 	echo "$file"
 }
 
-# bridge_use - make sure the bridge runs with CONFIG (restart it only if not)
+# bridge_use - make sure the bridge runs with CONFIG: nothing to do when it
+#   already does; a running bridge reloads (SIGHUP, as an admin would do it);
+#   one that is not running is started
 bridge_use() {
-	if [ "$BRIDGE_CONFIG" = "$1" ] && [ -n "$BRIDGE_PID" ] && kill -0 "$BRIDGE_PID" 2>/dev/null; then
-		return 0
+	if [ -n "$BRIDGE_PID" ] && kill -0 "$BRIDGE_PID" 2>/dev/null; then
+		[ "$BRIDGE_CONFIG" = "$1" ] && return 0
+		bridge_reload "$1" && return 0
+		fail "the bridge did not reload $1; restarting it"
 	fi
 	bridge_stop
 	bridge_start "$1" || fail "the bridge did not start with $1"
+}
+
+# bridge_reload - put CONFIG in place of the running file and send SIGHUP; wait
+#   (bounded) for the bridge to say the new configuration is in force
+bridge_reload() {
+	local config=$1
+	cp "$config" "$BRIDGE_RUNNING.new" && mv "$BRIDGE_RUNNING.new" "$BRIDGE_RUNNING" || return 1
+	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
+	kill -HUP "$BRIDGE_PID" || return 1
+	wait_for 10 bridge_log_has "configuration reloaded from $BRIDGE_RUNNING" || return 1
+	BRIDGE_CONFIG=$config
+}
+
+# bridge_log_has - TEXT appears in the bridge's log after BRIDGE_LOG_OFF
+bridge_log_has() {
+	tail -c "+$((BRIDGE_LOG_OFF + 1))" "$BRIDGE_LOG" | grep -qF -- "$1"
 }
 
 # bridge_listen - the bridge's socket, written as its listen setting
@@ -427,9 +447,12 @@ bridge_start() {
 	local config=$1
 	BRIDGE_CONFIG=$config
 	BRIDGE_LOG=$MT_TMP/bridge/bridge.log
+	# The bridge reads one file, which bridge_reload replaces.
+	BRIDGE_RUNNING=$MT_TMP/bridge/running.toml
+	cp "$config" "$BRIDGE_RUNNING" || return 1
 	echo "=== bridge_start $config" >>"$BRIDGE_LOG"
 	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
-	"$BRIDGE" -f -c "$config" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
+	"$BRIDGE" -f -c "$BRIDGE_RUNNING" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
 	BRIDGE_PID=$!
 	mt_track "$BRIDGE_PID"
 	if ! wait_for 10 bridge_ready; then

@@ -919,31 +919,35 @@ sc_error_accept() {
 	bridge_alive
 }
 
-sc_error_tls_tempfail() {
-	local off
+# sc_error_tls POLICY - hook "t" at the HTTPS hook server whose certificate the
+#   bridge does not trust, with tempfail-on-error true (POLICY tempfail) or false
+sc_error_tls() {
+	local policy=$1 off tempfail=false
+	[ "$policy" = tempfail ] && tempfail=true
 	hooks_start_tls || { fail "the TLS hook server did not start"; return; }
-	fresh "$(sc_config_single tls-tempfail "$HOOK_TLS_URL" true)"
+	fresh "$(sc_config_single "tls-$policy" "$HOOK_TLS_URL" "$tempfail")"
 	off=$(sc_log_offset)
-	make_message tls_tempfail "$SC_FROM" "tls-tempfail@$SC_DOM" "untrusted hook" 'retry me\r\n'
-	send tls_tempfail --from "$SC_FROM" --to "tls-tempfail@$SC_DOM"
-	sc_expect_tempfailed
-	sc_error_logged "$off" data
+	make_message "tls_$policy" "$SC_FROM" "tls-$policy@$SC_DOM" "untrusted hook" 'policy\r\n'
+	send "tls_$policy" --from "$SC_FROM" --to "tls-$policy@$SC_DOM"
+	if [ "$policy" = tempfail ]; then
+		sc_expect_tempfailed
+		sc_error_logged "$off" data
+	else
+		sc_queued
+		delivered 1
+		sc_error_logged "$off" data "$SC_QID"
+	fi
 	tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep -q 'hook=t stage=data .*error=tls' ||
 		fail "the error line does not say it is about TLS: $(tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep 'hook=t' | tail -2)"
 	bridge_alive
 }
 
+sc_error_tls_tempfail() {
+	sc_error_tls tempfail
+}
+
 sc_error_tls_accept() {
-	local off
-	hooks_start_tls || { fail "the TLS hook server did not start"; return; }
-	fresh "$(sc_config_single tls-accept "$HOOK_TLS_URL" false)"
-	off=$(sc_log_offset)
-	make_message tls_accept "$SC_FROM" "tls-accept@$SC_DOM" "untrusted hook" 'let me through\r\n'
-	send tls_accept --from "$SC_FROM" --to "tls-accept@$SC_DOM"
-	sc_queued
-	delivered 1
-	sc_error_logged "$off" data "$SC_QID"
-	bridge_alive
+	sc_error_tls accept
 }
 
 sc_bridge_down() {
