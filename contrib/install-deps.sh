@@ -4,7 +4,9 @@
 #   contrib/install-deps.sh          build and run the daemon
 #   contrib/install-deps.sh --test   also what the test layers need (cmocka, miltertest,
 #                                    Postfix, swaks, Cyrus SASL tools for AUTH tests,
-#                                    nginx-light for the benchmark).
+#                                    nginx-light for the benchmark, Node.js for the
+#                                    example handler contrib/hooks/policy.js, debhelper
+#                                    for the .deb built from debian/).
 #                                    Sendmail is not installed: it conflicts with Postfix,
 #                                    and tests/mta/sendmail.sh fetches its .debs itself.
 #
@@ -21,6 +23,9 @@ build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-opens
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
 test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light curl
       sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux"
+# contrib/: Node.js runs the example handler policy.js in its tests; debhelper builds the
+# .deb from debian/ (tests/contrib/deb.sh).
+test="$test nodejs debhelper"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
