@@ -1,7 +1,7 @@
 #!/bin/sh
 # quickstart.sh - the README's first command: install what is needed (Debian 12, as root),
 # build, and run the daemon in the foreground against the bundled example hook
-# (contrib/hooks/example-hook.py on 127.0.0.1:8080), listening on inet:11332@127.0.0.1.
+# (contrib/hooks/policy.py on 127.0.0.1:8080), listening on inet:11332@127.0.0.1.
 # Point Postfix at it with contrib/postfix/main.cf.milter; stop with Ctrl-C.
 set -eu
 
@@ -13,7 +13,7 @@ build=${BUILD_DIR:-$top/_build}
 mkdir -p "$build"
 (cd "$build" && "$top/configure" -q && make -s -j2)
 
-python3 "$top/contrib/hooks/example-hook.py" --listen 127.0.0.1 --port 8080 &
+python3 "$top/contrib/hooks/policy.py" 8080 &
 hook=$!
 trap 'kill "$hook" 2>/dev/null' EXIT INT TERM
 "$build/src/mtahooks-milter" -n -c "$top/contrib/mtahooks-milter.toml"
