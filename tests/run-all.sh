@@ -95,6 +95,14 @@ if [ $built = 1 ]; then
 		count_tap "$logs/mta-$mta-$kind.tap"
 	done
 	step distcheck sh -c "cd '$build' && make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror"
+
+	# contrib/ (issue 8): the Debian package, built from the release tarball, installed,
+	# run as its systemd unit runs it, and purged again (tests/contrib/deb.sh, TAP).
+	# The unit, example configurations and handlers are tested by make check above.
+	deb_began=$(date +%s)
+	top_srcdir=$top top_builddir=$build "$top/tests/contrib/deb.sh" >"$logs/deb.tap" 2>&1
+	count_tap "$logs/deb.tap"
+	echo "# deb: $(($(date +%s) - deb_began)) s, $(grep -c '^ok ' "$logs/deb.tap") ok (log: $logs/deb.tap)"
 fi
 
 echo "# logs in $logs; skipped: $skipped"
