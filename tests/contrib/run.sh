@@ -207,7 +207,8 @@ timeout = "5s"
 EOF
 	"$daemon" -f -v -c "$tmp/$1.toml" </dev/null 2>"$tmp/daemon-$1.log" &
 	pids="$pids $!"
-	wait_for test -S "$tmp/$1.sock"
+	# logged once the socket listens (the file appears at bind(), before listen())
+	wait_for grep -q 'listening on' "$tmp/daemon-$1.log"
 }
 
 if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ] || [ -z "$PYTHON3" ]; then

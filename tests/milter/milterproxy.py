@@ -150,13 +150,18 @@ def main():
     args = parser.parse_args()
 
     trace = Trace(args.trace)
-    try:
-        os.unlink(args.listen)
-    except FileNotFoundError:
-        pass
+    # Bound under another name and renamed once listening: tests wait for the socket file
+    # to appear, and a connect between bind() and listen() would be refused.
+    building = args.listen + ".new"
+    for path in (args.listen, building):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(args.listen)
+    server.bind(building)
     server.listen(64)
+    os.rename(building, args.listen)
 
     def stop(signum, frame):
         raise SystemExit(0)
