@@ -3,7 +3,7 @@
 #
 #   contrib/install-deps.sh          build and run the daemon
 #   contrib/install-deps.sh --test   also what the test layers need (cmocka, miltertest,
-#                                    Postfix, swaks)
+#                                    Postfix, swaks, nginx-light)
 #
 # Must run as root. Postfix is installed with "No configuration" and is not started: the
 # tests run their own private instance and never touch a system one.
@@ -16,7 +16,7 @@ fi
 
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
-test="libcmocka-dev miltertest swaks postfix valgrind clang-format"
+test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
