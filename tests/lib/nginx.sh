@@ -133,7 +133,10 @@ start() {
 	try=0
 	while [ $try -lt 3 ]; do
 		try=$((try + 1))
-		https=$(free_port) && h2c=$(free_port) || { echo "nginx.sh: no free port" >&2; exit 1; }
+		if ! https=$(free_port) || ! h2c=$(free_port); then
+			echo "nginx.sh: no free port" >&2
+			exit 1
+		fi
 		[ "$https" != "$h2c" ] || continue
 		write_conf "$dir" "$2" "$3" "$4" "$https" "$h2c"
 		rm -f "$dir/nginx.pid"
