@@ -26,7 +26,9 @@ Python 3 standard library only. Started by test scripts:
   --tls-max-version caps the protocol (a server "limited to TLS 1.2").
   --tls-ca PEM: client certificates are asked for and verified against that CA; with
   --tls-require-client-cert a handshake without one (or with one the CA did not sign) is
-  refused, so no request is recorded for it. A refused handshake is not a connection.
+  refused, so no request is recorded for it. A refused handshake is not a connection;
+  it ends with a lingering close (half-close, the client's bytes read and dropped for at
+  most 2 s), so the client gets the TLS alert rather than a TCP reset.
 - Signatures (--signature-secret S): each request is checked against the bridge's scheme
   (mtahooks-milter.toml(5), [signature]): headers X-MTA-Hooks-Timestamp: <unix seconds>
   and X-MTA-Hooks-Signature: sha256=<lowercase hex HMAC-SHA256(S, "<timestamp>.<body>")>,
@@ -227,7 +229,11 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             # The handshake runs here, in the connection's own thread, so a slow or
             # failing client never blocks the accept loop.
             self.request.settimeout(10)
-            self.request.do_handshake()
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.lingering_close()
+                raise
             self.request.settimeout(None)
         super().setup()
         self.conn_serial = self.server.counters.next_connection()
@@ -240,6 +246,29 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
                 for name, value in rdn:
                     if name == "commonName":
                         self.client_cert = value
+
+    def lingering_close(self):
+        """After a refused handshake: let the client read our alert, as nginx does.
+
+        With TLS 1.3 the client may already have sent its request when the refusal
+        (e.g. "certificate required") comes. Closing with that request unread would
+        send a TCP reset, which can destroy the alert before the client reads it, so the
+        client could not say why it failed. Half-close instead, and read and drop what
+        the client sends until it closes, for at most 2 s.
+        """
+        sock = self.request
+        try:
+            sock.shutdown(socket.SHUT_WR)  # on an SSLSocket: the TCP half-close only
+            deadline = time.monotonic() + 2
+            for _ in range(64):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                if not sock.recv(65536):
+                    break
+        except OSError:
+            pass
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if self.server.verbose:
