@@ -22,8 +22,17 @@
 #   cli-session.lua   (tests/milter) miltertest plays COUNT messages in a session and
 #                     checks each gets the hook's header, or 451 4.3.5
 #   records.py        reads the hook servers' records
+# Scenarios: connection counting (max-connections = 4 and the default 8, for 16
+# concurrent sessions x 3 messages); mTLS and TLS versions (a client certificate, none, a
+# CA that did not sign the server, ca-path, min-version 1.2 / 1.3 against a server capped
+# at 1.2); HTTP/2 (h2 by ALPN shared by concurrent sessions, h2c by prior knowledge and
+# its reuse); failover (down then up, 500 then up, round-robin, retry-after within and
+# past its window, all down, one timeout for the whole hook); signatures (verified, a
+# wrong secret, a handler requiring them); proxies (http_proxy ignored unless
+# use-proxy); no signing secret in any log.
 # A scenario passes when every message ended as expected and the records and logs say
-# what the scenario promises. Connections are counted by the hook server's "conn" serial
+# what the scenario promises. The one bound on time: the whole-hook timeout scenario
+# (timeout 3s) must end within 6 s, where a bridge timing out per endpoint takes 9 s. Connections are counted by the hook server's "conn" serial
 # (HTTP/1.1) and by nginx's $connection (HTTP/2).
 # Without openssl or nginx the scenarios needing them are skipped, saying why; with
 # CI=true a missing tool fails them instead. Every wait is bounded; miltertest runs under
