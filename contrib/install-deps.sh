@@ -3,7 +3,11 @@
 #
 #   contrib/install-deps.sh          build and run the daemon
 #   contrib/install-deps.sh --test   also what the test layers need (cmocka, miltertest,
-#                                    Postfix, swaks, nginx-light)
+#                                    Postfix, swaks, Cyrus SASL tools for AUTH tests,
+#                                    nginx-light for tests/http and the
+#                                    benchmark).
+#                                    Sendmail is not installed: it conflicts with Postfix,
+#                                    and tests/mta/sendmail.sh fetches its .debs itself.
 #
 # Must run as root. Postfix is installed with "No configuration" and is not started: the
 # tests run their own private instance and never touch a system one.
@@ -16,7 +20,8 @@ fi
 
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
-test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light"
+test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light curl
+      sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"

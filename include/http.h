@@ -35,8 +35,12 @@
  *	instead of opening another. HTTP/2 is offered by ALPN on https:// and
  *	spoken with prior knowledge on http:// when options.http2-prior-knowledge
  *	is set; posts in flight together share one HTTP/2 connection
- *	(CURLOPT_PIPEWAIT, multiplexing). The calling thread waits for its
- *	transfer on a condition variable and calls the progress function itself.
+ *	(CURLOPT_PIPEWAIT, multiplexing). libcurl before 8.0.0 breaks an h2c
+ *	connection that a prior-knowledge transfer reuses (curl issue 10634):
+ *	there the pool asks for prior knowledge only to open a connection, and
+ *	reuses it with plain HTTP/2 (http.c says how). The calling thread waits
+ *	for its transfer on a condition variable and calls the progress function
+ *	itself.
  *	A pool lives until http_global_cleanup; a reload that changes a hook's
  *	max-connections applies to its pool from the next post.
  *

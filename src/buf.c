@@ -6,29 +6,45 @@
 
 #include "buf.h"
 
-/* buf_append - append len bytes, keeping a NUL after them */
-int buf_append(struct buf *b, const void *data, size_t len)
+/* buf_grow - room for len more bytes and the NUL: exactly (exact) or doubling */
+static int buf_grow(struct buf *b, size_t len, int exact)
 {
 	size_t limit = b->limit ? b->limit : SIZE_MAX - 1;
+	size_t want, cap;
+	char *p;
 
 	if (len > limit || b->len > limit - len) {
 		errno = EFBIG;
 		return -1;
 	}
-	if (b->len + len + 1 > b->cap) {
-		size_t want = b->len + len + 1;
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < want)
-			cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-		if ((p = realloc(b->data, cap)) == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		b->data = p;
-		b->cap = cap;
+	want = b->len + len + 1;
+	if (want <= b->cap)
+		return 0;
+	cap = exact ? want : b->cap ? b->cap : 256;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	if ((p = realloc(b->data, cap)) == NULL) {
+		errno = ENOMEM;
+		return -1;
 	}
+	if (b->data == NULL)
+		p[0] = '\0';
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* buf_reserve - room for len more bytes (and the NUL) without growing again */
+int buf_reserve(struct buf *b, size_t len)
+{
+	return buf_grow(b, len, 1);
+}
+
+/* buf_append - append len bytes, keeping a NUL after them */
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (buf_grow(b, len, 0) < 0)
+		return -1;
 	if (len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;

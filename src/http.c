@@ -1,5 +1,4 @@
-/* http.c - POST a request to a hook with libcurl: one connection pool per hook (see include/http.h)
- */
+/* http.c - POST a request to a hook with libcurl, one pool per hook (see include/http.h) */
 #ifdef HAVE_CONFIG_H
 #include "build-config.h"
 #endif
@@ -46,6 +45,10 @@
 #define HTTP_SIGN_CHUNK         16384 /* bytes of the request fed to the HMAC at a time */
 #define HTTP_SEEK_CHUNK         4096  /* bytes skipped at a time when libcurl seeks forward */
 #define HTTP_LOG_URL_MAX        160   /* the most of a URL a log line shows */
+#define HTTP_HOSTKEY_MAX        272   /* "host:port" of an h2c endpoint */
+#define HTTP_H2C_HOSTS_MAX      64    /* h2c hosts a pool keeps a record of */
+#define HTTP_H2C_STREAMS_MAX    64    /* transfers at once to one h2c host: below servers' limits */
+#define HTTP_H2C_RETRIES        4     /* h2c guesses corrected per attempt (on_prereq) */
 #define HTTP_SIGNATURE_PREFIX   "sha256="
 #define HTTP_TIMESTAMP_HEADER   "X-MTA-Hooks-Timestamp"
 #define HTTP_SIGNATURE_HEADER   "X-MTA-Hooks-Signature"
@@ -67,19 +70,37 @@
 /* One transfer handed to a pool's thread; it lives in the posting client. */
 struct job {
 	CURL *easy;
-	long long
-	    deadline; /* CLOCK_MONOTONIC ms: taken out of the multi then, whatever its state */
-	CURLcode rc;  /* the transfer's result, once done */
-	int done;     /* set under the pool's lock by the pool thread */
-	int expired;  /* our deadline ended it (libcurl's own timeouts do not cover waiting) */
-	pthread_cond_t *wake; /* the client's: signalled when done */
-	struct job *next;     /* in the pool's queue, then in its active list */
+	long long deadline;         /* CLOCK_MONOTONIC ms: ended then, whatever its state */
+	CURLcode rc;                /* the transfer's result, once done */
+	int done;                   /* set under the pool's lock by the pool thread */
+	int expired;                /* our deadline ended it (libcurl's do not cover waiting) */
+	pthread_mutex_t *wake_lock; /* the client's: guards done, rc and expired */
+	pthread_cond_t *wake;       /* the client's: signalled when done */
+	struct job *next;           /* in the pool's queue, then in its active or held list */
+	const char *h2c_key;        /* "host:port" when h2c needs care (libcurl < 8), else NULL */
+	struct h2c_host *h2c;       /* pool thread: the h2c host it counts against */
+	int plain_h2;               /* pool thread: sent as plain HTTP/2, to reuse a connection */
+	int refused; /* on_prereq stopped it before it sent anything: send it again */
 };
 
 /* What a pool remembers of one endpoint. */
 struct endpoint {
 	char *url;
 	long long failed_until; /* CLOCK_MONOTONIC ms; at or before now: healthy */
+};
+
+/*
+ * An h2c host, when libcurl < 8 (see http_h2c_reuse_broken): whether an HTTP/2 connection
+ * to it is likely open, the prior-knowledge transfer opening one, and the transfers held
+ * meanwhile. Pool thread only.
+ */
+struct h2c_host {
+	char key[HTTP_HOSTKEY_MAX];
+	int open;              /* the last word on it: an HTTP/2 connection is open */
+	int active;            /* its transfers in the multi */
+	struct job *pk;        /* the transfer opening a connection with prior knowledge */
+	struct job *held;      /* waiting for pk to be done, or for a stream */
+	struct job **held_end; /* where the next held job goes */
 };
 
 /* The daemon's connections to one hook: a multi handle and the thread that drives it. */
@@ -99,7 +120,9 @@ struct pool {
 	size_t nidle;
 	struct job *active;   /* pool thread only: the jobs in the multi */
 	unsigned applied_max; /* pool thread only: the limit the multi has */
-	struct pool *next;    /* the registry; set before the pool is published */
+	struct h2c_host *h2c_hosts[HTTP_H2C_HOSTS_MAX]; /* pool thread only */
+	size_t nh2c_hosts;
+	struct pool *next; /* the registry; set before the pool is published */
 };
 
 struct http_client {
@@ -112,6 +135,7 @@ struct http_client {
 	void *progress_arg;
 	long progress_ms;
 	long long progress_next; /* CLOCK_MONOTONIC ms of the next progress call */
+	pthread_mutex_t lock;    /* guards job's outcome: the pool's own lock is not contended */
 	pthread_cond_t wake;     /* a pool thread signals it when the job is done */
 	struct job job;
 };
@@ -131,6 +155,19 @@ static pthread_mutex_t http_pools_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Posts in progress, and whether cleanup has begun: a post never meets a freed pool. */
 static long http_in_flight;
 static int http_stopping;
+/*
+ * libcurl before 8.0.0 breaks an HTTP/2 connection when a transfer asking for HTTP/2 with
+ * prior knowledge reuses it: it stacks a second HTTP/2 layer on the connection, and that
+ * transfer and every later one on it fail with "Error in the HTTP2 framing layer" (curl
+ * issue 10634, fixed by pull request 10643 in 8.0.0). Debian 12 has 7.88.1. Plain
+ * HTTP/2 reuses such a connection without harm, but sends HTTP/1.1 on a new one, which an
+ * h2c-only server drops. So, for h2c, the pool thread asks for prior knowledge when no
+ * connection is likely open and plain HTTP/2 when one is, and on_prereq (called once the
+ * connection is chosen, before anything is sent) refuses the wrong guess: prior knowledge
+ * on a reused connection, plain HTTP/2 on a new one. The refused transfer is sent again
+ * with the other; nothing of it reached the hook (see pool_dispatch).
+ */
+static int http_h2c_reuse_broken;
 
 static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access, void *arg);
 static void share_unlock(CURL *easy, curl_lock_data data, void *arg);
@@ -144,16 +181,30 @@ static void *pool_run(void *arg);
 static void pool_apply_limit(struct pool *pl, unsigned want);
 static void pool_expire(struct pool *pl, long long now, long *wait_ms);
 static void job_finish(struct pool *pl, struct job *j, CURLcode rc, int expired);
-static CURLcode pool_perform(struct http_client *c, struct pool *pl, CURL *easy,
-                             long long deadline);
-static void pool_plan(struct pool *pl, const struct hook *h, char *const *urls, size_t n,
-                      size_t *order, size_t *slot);
+static void pool_dispatch(struct pool *pl, struct job *j);
+static void pool_done(struct pool *pl, struct job *j, CURLcode rc, int expired);
+static struct h2c_host *h2c_host_get(struct pool *pl, const char *key);
+static void h2c_release(struct pool *pl, struct h2c_host *hh);
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port);
+#endif
+static int h2c_key(const char *url, char *key, size_t keylen);
+static CURLcode pool_perform(struct http_client *c, struct pool *pl, CURL *easy, long long deadline,
+                             const char *h2c_key);
+static CURL *pool_plan(struct pool *pl, const struct hook *h, char *const *urls, size_t n,
+                       size_t *order, size_t *slot, long long *failed);
 static void pool_mark(struct pool *pl, size_t slot, const char *url, long long failed_until);
-static CURL *pool_take_handle(struct pool *pl);
 static void pool_give_handle(struct pool *pl, CURL *easy);
-static enum attempt attempt(struct http_client *c, struct pool *pl, const struct hook *h,
-                            const char *url, struct request *req, struct curl_slist *headers,
-                            long long end, long connect_ms, struct http_result *res);
+static enum attempt attempt(struct http_client *c, struct pool *pl, CURL *easy,
+                            const struct hook *h, const char *url, struct request *req,
+                            struct curl_slist *headers, long long end, long connect_ms,
+                            struct http_result *res);
+static CURLcode perform_once(struct http_client *c, struct pool *pl, CURL *easy,
+                             const struct hook *h, const char *url, struct request *req,
+                             struct curl_slist *headers, long long end, long connect_ms,
+                             long version, const char *h2c_key, struct http_result *res);
+static int request_started(CURL *easy, const char *errbuf);
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg);
 static size_t on_read(char *dst, size_t size, size_t nitems, void *arg);
 static int on_seek(void *arg, curl_off_t offset, int origin);
@@ -162,7 +213,7 @@ static struct curl_slist *headers_build(const struct hook *h, const char *timest
                                         const char *signature);
 static CURLcode post_options(CURL *easy, struct http_client *c, const struct hook *h,
                              const char *url, struct request *req, struct curl_slist *headers,
-                             long timeout_ms, long connect_ms);
+                             long timeout_ms, long connect_ms, long version);
 static enum http_error error_kind(CURLcode rc, const char *detail);
 static void result_error(struct http_result *res, enum http_error e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -214,6 +265,11 @@ int http_global_init(void)
 	if (sc != CURLSHE_OK) {
 		http_global_cleanup();
 		return -1;
+	}
+	{
+		const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+		http_h2c_reuse_broken = v == NULL || v->version_num < 0x080000;
 	}
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 	/* Without it, http_signature fetches HMAC for each request: slower, not wrong. */
@@ -278,6 +334,11 @@ struct http_client *http_client_new(void)
 		free(c);
 		return NULL;
 	}
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		pthread_cond_destroy(&c->wake);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -287,6 +348,7 @@ void http_client_free(struct http_client *c)
 	if (c == NULL)
 		return;
 	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -304,6 +366,8 @@ void http_post(struct http_client *c, const struct hook *h, struct request *req,
 {
 	char *const *urls;
 	size_t n, order[HTTP_ENDPOINTS_MAX], slot[HTTP_ENDPOINTS_MAX], tried = 0;
+	long long failed[HTTP_ENDPOINTS_MAX];
+	CURL *easy;
 	long timeout;
 	long long start, end;
 	char stamp[32] = "", sig[HTTP_SIGNATURE_MAX] = "";
@@ -356,7 +420,14 @@ void http_post(struct http_client *c, const struct hook *h, struct request *req,
 		post_leave();
 		return;
 	}
-	pool_plan(pl, h, urls, n, order, slot);
+	/* One handle for every attempt of the post, taken with the plan: one lock less. */
+	if ((easy = pool_plan(pl, h, urls, n, order, slot, failed)) == NULL &&
+	    (easy = curl_easy_init()) == NULL) {
+		curl_slist_free_all(headers);
+		result_error(res, HTTP_ERR_OTHER, "out of memory creating an HTTP handle");
+		post_leave();
+		return;
+	}
 
 	for (size_t k = 0; k < n; k++) {
 		const char *url = urls[order[k]];
@@ -375,9 +446,10 @@ void http_post(struct http_client *c, const struct hook *h, struct request *req,
 			buf_reset(&res->body);
 		}
 		tried++;
-		last = attempt(c, pl, h, url, req, headers, end, left / (long)(n - k), res);
+		last = attempt(c, pl, easy, h, url, req, headers, end, left / (long)(n - k), res);
 		if (last == ATTEMPT_FINAL) {
-			pool_mark(pl, slot[order[k]], url, 0);
+			if (failed[order[k]] != 0)
+				pool_mark(pl, slot[order[k]], url, 0);
 			break;
 		}
 		pool_mark(pl, slot[order[k]], url,
@@ -413,6 +485,7 @@ void http_post(struct http_client *c, const struct hook *h, struct request *req,
 		memcpy(res->reason + rlen, suffix, slen);
 		res->reason[rlen + slen] = '\0';
 	}
+	pool_give_handle(pl, easy);
 	curl_slist_free_all(headers);
 	post_leave();
 }
@@ -693,6 +766,8 @@ static void pool_free(struct pool *pl)
 	while (pl->nidle > 0)
 		curl_easy_cleanup(pl->idle[--pl->nidle]);
 	curl_multi_cleanup(pl->multi);
+	for (size_t i = 0; i < pl->nh2c_hosts; i++)
+		free(pl->h2c_hosts[i]);
 	for (size_t i = 0; i < pl->nendpoints; i++)
 		free(pl->endpoints[i].url);
 	pthread_mutex_destroy(&pl->lock);
@@ -724,24 +799,29 @@ static void *pool_run(void *arg)
 		pool_apply_limit(pl, want);
 		for (j = fresh; j != NULL; j = next) {
 			next = j->next;
-			if (stop) {
+			j->next = NULL;
+			if (stop)
 				job_finish(pl, j, CURLE_ABORTED_BY_CALLBACK, 0);
-			} else if (curl_multi_add_handle(pl->multi, j->easy) != CURLM_OK) {
-				job_finish(pl, j, CURLE_OUT_OF_MEMORY, 0);
-			} else {
-				j->next = pl->active;
-				pl->active = j;
-			}
+			else
+				pool_dispatch(pl, j);
 		}
 		if (stop) {
 			/* Only reached with no post running (http_global_cleanup); be safe anyway.
 			 */
-			for (j = pl->active; j != NULL; j = next) {
-				next = j->next;
+			while ((j = pl->active) != NULL) {
+				pl->active = j->next;
 				(void)curl_multi_remove_handle(pl->multi, j->easy);
 				job_finish(pl, j, CURLE_ABORTED_BY_CALLBACK, 0);
 			}
-			pl->active = NULL;
+			for (size_t i = 0; i < pl->nh2c_hosts; i++) {
+				struct h2c_host *hh = pl->h2c_hosts[i];
+
+				while ((j = hh->held) != NULL) {
+					hh->held = j->next;
+					job_finish(pl, j, CURLE_ABORTED_BY_CALLBACK, 0);
+				}
+				hh->held_end = &hh->held;
+			}
 			return NULL;
 		}
 
@@ -756,10 +836,11 @@ static void *pool_run(void *arg)
 			for (jp = &pl->active; *jp != NULL && (*jp)->easy != easy;
 			     jp = &(*jp)->next)
 				;
-			(void)curl_multi_remove_handle(pl->multi, easy);
 			if ((j = *jp) != NULL) {
 				*jp = j->next;
-				job_finish(pl, j, rc, 0);
+				pool_done(pl, j, rc, 0);
+			} else {
+				(void)curl_multi_remove_handle(pl->multi, easy);
 			}
 		}
 		pool_expire(pl, mono_ms(), &wait_ms);
@@ -785,6 +866,161 @@ static void pool_apply_limit(struct pool *pl, unsigned want)
 }
 
 /*
+ * pool_dispatch - put a job into the multi. An h2c job under libcurl < 8 (j->h2c_key set)
+ * waits while its host has a connection being opened or HTTP_H2C_STREAMS_MAX transfers,
+ * and otherwise goes with prior knowledge or as plain HTTP/2, as its host's open says
+ * (see http_h2c_reuse_broken). A host beyond HTTP_H2C_HOSTS_MAX gets a connection of its
+ * own per transfer: slower, never broken.
+ */
+static void pool_dispatch(struct pool *pl, struct job *j)
+{
+	struct h2c_host *hh = NULL;
+	CURLcode rc = CURLE_OK;
+
+	j->plain_h2 = 0;
+	j->refused = 0;
+#if LIBCURL_VERSION_NUM >= 0x075000
+	if (j->h2c_key != NULL)
+		hh = h2c_host_get(pl, j->h2c_key);
+#endif
+	/* No CURLOPT_PREREQFUNCTION before 7.80.0, or no room: no reuse is the safe way. */
+	if (j->h2c_key != NULL && hh == NULL) {
+		HTTP_SETOPT(rc, j->easy, CURLOPT_FRESH_CONNECT, 1L);
+		HTTP_SETOPT(rc, j->easy, CURLOPT_FORBID_REUSE, 1L);
+	}
+#if LIBCURL_VERSION_NUM >= 0x075000
+	if (hh != NULL) {
+		if (hh->pk != NULL || hh->active >= HTTP_H2C_STREAMS_MAX) {
+			j->next = NULL;
+			*hh->held_end = j;
+			hh->held_end = &j->next;
+			return;
+		}
+		j->plain_h2 = hh->open;
+		HTTP_SETOPT(rc, j->easy, CURLOPT_HTTP_VERSION,
+		            hh->open ? (long)CURL_HTTP_VERSION_2_0
+		                     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+		HTTP_SETOPT(rc, j->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+		HTTP_SETOPT(rc, j->easy, CURLOPT_PREREQDATA, j);
+		if (!hh->open)
+			hh->pk = j;
+	}
+#endif
+	if (rc != CURLE_OK || curl_multi_add_handle(pl->multi, j->easy) != CURLM_OK) {
+		if (hh != NULL && hh->pk == j)
+			hh->pk = NULL;
+		job_finish(pl, j, rc != CURLE_OK ? rc : CURLE_OUT_OF_MEMORY, 0);
+		return;
+	}
+	j->h2c = hh;
+	if (hh != NULL)
+		hh->active++;
+	j->next = pl->active;
+	pl->active = j;
+}
+
+/*
+ * on_prereq - with the connection chosen and nothing sent yet: refuse prior knowledge on a
+ * reused connection (it would break it) and plain HTTP/2 on a new one (it would speak
+ * HTTP/1.1); libcurl closes a new connection whose transfer stops here
+ */
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+	struct job *j = arg;
+	long connects = 0;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (curl_easy_getinfo(j->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
+		return CURL_PREREQFUNC_OK;
+	if (j->plain_h2 == (connects > 0)) {
+		j->refused = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
+/* pool_done - take a finished or expired job out of the multi and hand it back */
+static void pool_done(struct pool *pl, struct job *j, CURLcode rc, int expired)
+{
+	struct h2c_host *hh = j->h2c;
+	long version = 0;
+
+	if (hh != NULL) {
+		/* What this transfer learnt of the host, for the next one's guess. */
+		if (j->refused)
+			hh->open = !j->plain_h2;
+		else if (rc == CURLE_OK &&
+		         curl_easy_getinfo(j->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK)
+			hh->open = version == CURL_HTTP_VERSION_2_0;
+		hh->active--;
+		if (hh->pk == j)
+			hh->pk = NULL;
+	}
+	(void)curl_multi_remove_handle(pl->multi, j->easy);
+	j->h2c = NULL;
+	job_finish(pl, j, rc, expired);
+	if (hh != NULL)
+		h2c_release(pl, hh);
+}
+
+/* h2c_release - dispatch the jobs a host held, as far as it now can take them */
+static void h2c_release(struct pool *pl, struct h2c_host *hh)
+{
+	struct job *held = hh->held, *j;
+
+	hh->held = NULL;
+	hh->held_end = &hh->held;
+	/* pool_dispatch holds again what it cannot take yet, in the same order. */
+	while ((j = held) != NULL) {
+		held = j->next;
+		pool_dispatch(pl, j);
+	}
+}
+
+/* h2c_host_get - the pool's record of an h2c host, made at first; NULL when full */
+static struct h2c_host *h2c_host_get(struct pool *pl, const char *key)
+{
+	struct h2c_host *hh;
+
+	for (size_t i = 0; i < pl->nh2c_hosts; i++)
+		if (strcmp(pl->h2c_hosts[i]->key, key) == 0)
+			return pl->h2c_hosts[i];
+	if (pl->nh2c_hosts >= HTTP_H2C_HOSTS_MAX || (hh = calloc(1, sizeof(*hh))) == NULL)
+		return NULL;
+	(void)snprintf(hh->key, sizeof(hh->key), "%s", key);
+	hh->held_end = &hh->held;
+	pl->h2c_hosts[pl->nh2c_hosts++] = hh;
+	return hh;
+}
+
+/* h2c_key - "host:port" of a URL, which its connections are shared by; 0 or -1 */
+static int h2c_key(const char *url, char *key, size_t keylen)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	int rc = -1, n;
+
+	if (u == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		n = snprintf(key, keylen, "%s:%s", host, port);
+		rc = n > 0 && (size_t)n < keylen ? 0 : -1;
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
  * pool_expire - end the transfers whose post ran out of time, and shorten *wait_ms to the
  * nearest deadline left. libcurl's CURLOPT_TIMEOUT_MS does not count the time a transfer
  * waits for a free connection; this does.
@@ -798,13 +1034,32 @@ static void pool_expire(struct pool *pl, long long now, long *wait_ms)
 
 		if (j->deadline <= now) {
 			*jp = j->next;
-			(void)curl_multi_remove_handle(pl->multi, j->easy);
-			job_finish(pl, j, CURLE_OPERATION_TIMEDOUT, 1);
+			pool_done(pl, j, CURLE_OPERATION_TIMEDOUT, 1);
+			/* pool_done may have dispatched held jobs to the head of the list. */
+			jp = &pl->active;
 			continue;
 		}
 		if (j->deadline - now < *wait_ms)
 			*wait_ms = (long)(j->deadline - now);
 		jp = &j->next;
+	}
+	for (size_t i = 0; i < pl->nh2c_hosts; i++) {
+		struct h2c_host *hh = pl->h2c_hosts[i];
+
+		for (jp = &hh->held; *jp != NULL;) {
+			struct job *j = *jp;
+
+			if (j->deadline <= now) {
+				*jp = j->next;
+				if (*jp == NULL)
+					hh->held_end = jp;
+				job_finish(pl, j, CURLE_OPERATION_TIMEDOUT, 1);
+				continue;
+			}
+			if (j->deadline - now < *wait_ms)
+				*wait_ms = (long)(j->deadline - now);
+			jp = &j->next;
+		}
 	}
 	if (*wait_ms < 1)
 		*wait_ms = 1;
@@ -813,74 +1068,86 @@ static void pool_expire(struct pool *pl, long long now, long *wait_ms)
 /* job_finish - hand a job back to the thread waiting for it; j is not ours after this */
 static void job_finish(struct pool *pl, struct job *j, CURLcode rc, int expired)
 {
-	if (pthread_mutex_lock(&pl->lock) != 0)
+	pthread_mutex_t *lock = j->wake_lock;
+
+	(void)pl;
+	if (pthread_mutex_lock(lock) != 0)
 		abort();
 	j->rc = rc;
 	j->expired = expired;
 	j->done = 1;
-	/* Signalled under the lock: the waiter may free the job as soon as it has it. */
+	/* Signalled under the lock: the waiter may reuse the job as soon as it has it. */
 	(void)pthread_cond_signal(j->wake);
-	(void)pthread_mutex_unlock(&pl->lock);
+	(void)pthread_mutex_unlock(lock);
 }
 
 /*
  * pool_perform - run easy on the pool's thread and wait for it (calling the progress
  * function meanwhile); the transfer's result. The job is done by deadline at the latest.
+ * h2c_key: see pool_dispatch.
  */
-static CURLcode pool_perform(struct http_client *c, struct pool *pl, CURL *easy, long long deadline)
+static CURLcode pool_perform(struct http_client *c, struct pool *pl, CURL *easy, long long deadline,
+                             const char *h2c_key)
 {
 	struct job *j = &c->job;
 	CURLcode rc;
+	int wake;
 
 	memset(j, 0, sizeof(*j));
 	j->easy = easy;
 	j->deadline = deadline;
 	j->wake = &c->wake;
+	j->wake_lock = &c->lock;
+	j->h2c_key = h2c_key;
 	if (pthread_mutex_lock(&pl->lock) != 0)
 		return CURLE_FAILED_INIT;
+	/* A queue that was not empty has a wakeup on its way: the thread takes all of it. */
+	wake = pl->queue == NULL;
 	*pl->queue_end = j;
 	pl->queue_end = &j->next;
 	(void)pthread_mutex_unlock(&pl->lock);
-	(void)curl_multi_wakeup(pl->multi);
+	if (wake)
+		(void)curl_multi_wakeup(pl->multi);
 
-	if (pthread_mutex_lock(&pl->lock) != 0)
+	if (pthread_mutex_lock(&c->lock) != 0)
 		abort(); /* the job is in the pool's hands: we cannot walk away from it */
 	while (!j->done) {
 		long long now;
 		struct timespec at;
 
 		if (c->progress == NULL) {
-			(void)pthread_cond_wait(&c->wake, &pl->lock);
+			(void)pthread_cond_wait(&c->wake, &c->lock);
 			continue;
 		}
 		now = mono_ms();
 		if (now >= c->progress_next) {
 			c->progress_next = now + c->progress_ms;
-			(void)pthread_mutex_unlock(&pl->lock);
+			(void)pthread_mutex_unlock(&c->lock);
 			c->progress(c->progress_arg);
-			if (pthread_mutex_lock(&pl->lock) != 0)
+			if (pthread_mutex_lock(&c->lock) != 0)
 				abort();
 			continue;
 		}
 		at.tv_sec = (time_t)(c->progress_next / 1000);
 		at.tv_nsec = (long)(c->progress_next % 1000) * 1000000L;
-		(void)pthread_cond_timedwait(&c->wake, &pl->lock, &at);
+		(void)pthread_cond_timedwait(&c->wake, &c->lock, &at);
 	}
 	rc = j->rc;
-	(void)pthread_mutex_unlock(&pl->lock);
+	(void)pthread_mutex_unlock(&c->lock);
 	return rc;
 }
 
 /*
  * pool_plan - under the pool's lock: take the hook's limit, find (or make) each URL's
- * endpoint slot (SIZE_MAX when the pool remembers too many), and order the URLs to try.
+ * endpoint slot (SIZE_MAX when the pool remembers too many) and when it failed, order the
+ * URLs to try, and take an idle easy handle (NULL: none idle)
  */
-static void pool_plan(struct pool *pl, const struct hook *h, char *const *urls, size_t n,
-                      size_t *order, size_t *slot)
+static CURL *pool_plan(struct pool *pl, const struct hook *h, char *const *urls, size_t n,
+                       size_t *order, size_t *slot, long long *failed)
 {
-	long long failed[HTTP_ENDPOINTS_MAX];
 	size_t first = 0;
 	long long now = mono_ms();
+	CURL *easy = NULL;
 
 	if (pthread_mutex_lock(&pl->lock) != 0) {
 		for (size_t i = 0; i < n; i++) {
@@ -888,7 +1155,7 @@ static void pool_plan(struct pool *pl, const struct hook *h, char *const *urls, 
 			failed[i] = 0;
 		}
 		(void)http_endpoint_order(n, failed, now, 0, order);
-		return;
+		return NULL;
 	}
 	pl->max_connections = h->max_connections > 0 ? h->max_connections : HTTP_DEFAULT_MAX_CONN;
 	for (size_t i = 0; i < n; i++) {
@@ -899,7 +1166,7 @@ static void pool_plan(struct pool *pl, const struct hook *h, char *const *urls, 
 		if (s == pl->nendpoints) {
 			char *copy = NULL;
 
-			/* Only a URL that failed needs remembering; one never seen is healthy. */
+			/* Past the bound a URL's failures are not remembered: always healthy. */
 			if (pl->nendpoints < HTTP_ENDPOINTS_KEPT &&
 			    (copy = strdup(urls[i])) != NULL) {
 				pl->endpoints[s].url = copy;
@@ -914,8 +1181,11 @@ static void pool_plan(struct pool *pl, const struct hook *h, char *const *urls, 
 	}
 	if (h->balance == HOOK_BALANCE_ROUND_ROBIN)
 		first = (size_t)(pl->turn++ % n);
+	if (pl->nidle > 0)
+		easy = pl->idle[--pl->nidle];
 	(void)pthread_mutex_unlock(&pl->lock);
 	(void)http_endpoint_order(n, failed, now, first, order);
+	return easy;
 }
 
 /* pool_mark - record when an endpoint may be tried first again (0: now) */
@@ -927,19 +1197,6 @@ static void pool_mark(struct pool *pl, size_t slot, const char *url, long long f
 	if (slot < pl->nendpoints && strcmp(pl->endpoints[slot].url, url) == 0)
 		pl->endpoints[slot].failed_until = failed_until;
 	(void)pthread_mutex_unlock(&pl->lock);
-}
-
-/* pool_take_handle - an idle easy handle of the pool, or a new one */
-static CURL *pool_take_handle(struct pool *pl)
-{
-	CURL *easy = NULL;
-
-	if (pthread_mutex_lock(&pl->lock) == 0) {
-		if (pl->nidle > 0)
-			easy = pl->idle[--pl->nidle];
-		(void)pthread_mutex_unlock(&pl->lock);
-	}
-	return easy != NULL ? easy : curl_easy_init();
 }
 
 /* pool_give_handle - reset a handle (no option, pointer or secret of the post stays) and keep it */
@@ -964,32 +1221,34 @@ static void pool_give_handle(struct pool *pl, CURL *easy)
  * failed (res says how). end is when the whole post must be over; connect_ms this
  * endpoint's share of it for connecting.
  */
-static enum attempt attempt(struct http_client *c, struct pool *pl, const struct hook *h,
-                            const char *url, struct request *req, struct curl_slist *headers,
-                            long long end, long connect_ms, struct http_result *res)
+static enum attempt attempt(struct http_client *c, struct pool *pl, CURL *easy,
+                            const struct hook *h, const char *url, struct request *req,
+                            struct curl_slist *headers, long long end, long connect_ms,
+                            struct http_result *res)
 {
 	enum attempt verdict = ATTEMPT_FAILED;
-	long long now = mono_ms();
-	long timeout = end > now ? (long)(end - now) : 1;
-	CURL *easy;
+	int h2c = h->http2_prior_knowledge && strncasecmp(url, "http://", 7) == 0;
+	/* HTTP/2 by ALPN on https://; on http:// only when the hook says it speaks h2c. */
+	long version = h2c ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2TLS;
+	char key[HTTP_HOSTKEY_MAX];
+	const char *h2c_host = NULL;
 	CURLcode rc;
 	long status = 0;
 
-	if ((easy = pool_take_handle(pl)) == NULL) {
-		result_error(res, HTTP_ERR_OTHER, "out of memory creating an HTTP handle");
-		return ATTEMPT_FINAL;
-	}
+	if (h2c && http_h2c_reuse_broken && h2c_key(url, key, sizeof(key)) == 0)
+		h2c_host = key;
+	/* Nothing of an earlier attempt (another endpoint, h2c's options) carries over. */
+	curl_easy_reset(easy);
 	c->res = res;
 	c->limit = h->max_response_size;
-	c->too_large = 0;
-	c->no_memory = 0;
-	c->errbuf[0] = '\0';
-	/* The same request may go to several hooks and endpoints in turn. */
-	request_rewind(req);
-
-	rc = post_options(easy, c, h, url, req, headers, timeout, connect_ms);
-	if (rc == CURLE_OK)
-		rc = pool_perform(c, pl, easy, end);
+	rc = perform_once(c, pl, easy, h, url, req, headers, end, connect_ms, version, h2c_host,
+	                  res);
+	/* on_prereq refused a guess about the h2c connection; each retry knows better. */
+	for (int retries = 0;
+	     rc != CURLE_OK && c->job.refused && retries < HTTP_H2C_RETRIES && mono_ms() < end;
+	     retries++)
+		rc = perform_once(c, pl, easy, h, url, req, headers, end, connect_ms, version,
+		                  h2c_host, res);
 	if (rc == CURLE_OK)
 		rc = curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 
@@ -1005,6 +1264,14 @@ static enum attempt attempt(struct http_client *c, struct pool *pl, const struct
 	} else if (c->no_memory) {
 		result_error(res, HTTP_ERR_OTHER, "out of memory collecting the response");
 		verdict = ATTEMPT_FINAL;
+	} else if (rc == CURLE_OPERATION_TIMEDOUT && !request_started(easy, c->errbuf)) {
+		/* libcurl's words for a transfer still waiting for a connection are misleading
+		 * ("Failed to resolve host ... with timeout after 0 ms"). */
+		result_error(res, HTTP_ERR_TIMEOUT,
+		             "no connection within the hook's timeout (%ld ms): all "
+		             "max-connections (%u) busy, or connecting too slow",
+		             h->timeout_ms > 0 ? h->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS,
+		             h->max_connections > 0 ? h->max_connections : HTTP_DEFAULT_MAX_CONN);
 	} else if (c->job.expired) {
 		result_error(res, HTTP_ERR_TIMEOUT,
 		             "no complete answer within the hook's timeout (%ld ms)",
@@ -1023,9 +1290,45 @@ static enum attempt attempt(struct http_client *c, struct pool *pl, const struct
 	}
 	if (res->error != HTTP_OK)
 		buf_reset(&res->body);
-	pool_give_handle(pl, easy);
 	c->res = NULL;
 	return verdict;
+}
+
+/* perform_once - set the options and run one transfer on the pool's thread */
+static CURLcode perform_once(struct http_client *c, struct pool *pl, CURL *easy,
+                             const struct hook *h, const char *url, struct request *req,
+                             struct curl_slist *headers, long long end, long connect_ms,
+                             long version, const char *h2c_key, struct http_result *res)
+{
+	long long now = mono_ms();
+	CURLcode rc;
+
+	c->too_large = 0;
+	c->no_memory = 0;
+	c->errbuf[0] = '\0';
+	buf_reset(&res->body);
+	/* The same request may go to several hooks and endpoints in turn. */
+	request_rewind(req);
+	rc = post_options(easy, c, h, url, req, headers, end > now ? (long)(end - now) : 1L,
+	                  connect_ms, version);
+	if (rc == CURLE_OK)
+		rc = pool_perform(c, pl, easy, end, h2c_key);
+	return rc;
+}
+
+/*
+ * request_started - whether a timed-out transfer had got as far as sending, or libcurl
+ * says precisely which step timed out (resolving, connecting); if not, it was waiting
+ */
+static int request_started(CURL *easy, const char *errbuf)
+{
+	curl_off_t pretransfer = 0;
+
+	if (strncmp(errbuf, "Connection timed out", 20) == 0 ||
+	    strncmp(errbuf, "Resolving timed out", 19) == 0)
+		return 1;
+	return curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK &&
+	       pretransfer > 0;
 }
 
 /* on_body - collect the answer, refusing it the moment it passes the limit */
@@ -1146,18 +1449,14 @@ fail:
 /* post_options - every option of one attempt, on a handle fresh from curl_easy_reset */
 static CURLcode post_options(CURL *easy, struct http_client *c, const struct hook *h,
                              const char *url, struct request *req, struct curl_slist *headers,
-                             long timeout_ms, long connect_ms)
+                             long timeout_ms, long connect_ms, long version)
 {
 	CURLcode rc = CURLE_OK;
 	size_t len = request_length(req);
 	long verify = h->allow_invalid_certs ? 0L : 1L;
-	long version = CURL_HTTP_VERSION_2TLS;
 
 	if ((uintmax_t)len > (uintmax_t)HTTP_OFF_T_MAX)
 		return CURLE_FILESIZE_EXCEEDED;
-	/* HTTP/2 by ALPN on https://; on http:// only when the hook says it speaks h2c. */
-	if (h->http2_prior_knowledge && strncasecmp(url, "http://", 7) == 0)
-		version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
 	HTTP_SETOPT(rc, easy, CURLOPT_SHARE, http_share);
 	/* Threads: no SIGALRM for DNS timeouts. */
 	HTTP_SETOPT(rc, easy, CURLOPT_NOSIGNAL, 1L);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <json-c/json.h>
 
@@ -41,7 +44,10 @@ struct request {
 
 static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq);
 static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out);
+static int is_crlf(const unsigned char *p, size_t n);
+static uint64_t word_specials(uint64_t w);
 static size_t plain_run(const unsigned char *p, size_t n);
+static int put_bytes(struct buf *b, const void *p, size_t len);
 static int put(struct buf *b, const char *s);
 static int put_escaped(struct buf *b, const char *s, size_t len);
 static int put_string(struct buf *b, const char *s);
@@ -54,6 +60,9 @@ static int put_envaddr(struct buf *b, const struct envaddr *a);
 static int put_envelope(struct buf *b, const struct session *s);
 static int put_headers(struct buf *b, const struct session *s);
 static int is_server_header(const struct session *s);
+static size_t sat_add(size_t a, size_t b);
+static size_t head_estimate(const struct session *s, enum stage stage);
+static size_t body_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 
 /* utf8_valid_prefix - how many bytes at p begin a well-formed UTF-8 sequence; *seq its length */
@@ -151,20 +160,98 @@ static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *
 	return 1;
 }
 
+/* is_crlf - whether p[0..n) starts with CR LF */
+static int is_crlf(const unsigned char *p, size_t n)
+{
+	return n >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/*
+ * word_specials - the bytes of w that need escaping, each marked by its top bit (0: none)
+ *
+ * Eight bytes at a time, because a message body is mostly plain text and this test runs
+ * over all of it twice (counting, then sending). If no byte has its top bit set (the
+ * first term), subtracting 0x20 from each byte borrows out of a byte exactly when it is
+ * below 0x20, and subtracting 1 from w ^ '"' (or w ^ '\\') exactly when that byte was
+ * '"' (or '\\'). A borrow may also mark bytes above the one it came from, never below:
+ * the lowest mark is always the first byte (in memory order, on a little-endian machine)
+ * that needs escaping, and no mark at all means none does.
+ */
+static uint64_t word_specials(uint64_t w)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t tops = UINT64_C(0x8080808080808080);
+
+	return (w | (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+	        ((w ^ (ones * '\\')) - ones)) &
+	       tops;
+}
+
 /* plain_run - how many bytes from p on need no escaping (printable ASCII but '"' and '\\') */
 static size_t plain_run(const unsigned char *p, size_t n)
 {
 	size_t i = 0;
+	uint64_t w, marks;
 
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes at a time where every x86-64 can: a signed compare with 0x20 finds the
+	 * control characters and, as negative numbers, the bytes from 0x80 up.
+	 */
+	const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+	const __m128i bslash = _mm_set1_epi8('\\');
+
+	for (; n - i >= 16; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i hit =
+		    _mm_or_si128(_mm_cmplt_epi8(v, space),
+		                 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	for (; n - i >= sizeof(w); i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w)); /* p need not be aligned */
+		if ((marks = word_specials(w)) != 0) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* The first byte of the word in memory is its lowest. */
+			return i + (size_t)__builtin_ctzll(marks) / 8;
+#else
+			break;
+#endif
+		}
+	}
 	while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
 		i++;
 	return i;
 }
 
+/*
+ * put_bytes - append len bytes. A request is written in hundreds of small pieces, so the
+ * usual case, room enough in a buffer without a limit (head and tail have none), is done
+ * here without a call; buf_append does everything else.
+ */
+static int put_bytes(struct buf *b, const void *p, size_t len)
+{
+	if (b->limit == 0 && len < b->cap - b->len) {
+		memcpy(b->data + b->len, p, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_append(b, p, len);
+}
+
+/* put_lit - append a string literal, its length known when compiled */
+#define put_lit(b, lit) put_bytes((b), (lit), sizeof(lit) - 1)
+
 /* put - append a C string (JSON syntax we write ourselves) */
 static int put(struct buf *b, const char *s)
 {
-	return buf_append_str(b, s);
+	/* strlen here, not in buf_append_str: inlined, it is a constant for our literals */
+	return put_bytes(b, s, strlen(s));
 }
 
 /* put_escaped - append bytes as the inside of a JSON string, repairing invalid UTF-8 */
@@ -177,13 +264,13 @@ static int put_escaped(struct buf *b, const char *s, size_t len)
 	while (i < len) {
 		run = plain_run(p + i, len - i);
 		if (run) {
-			if (buf_append(b, p + i, run) < 0)
+			if (put_bytes(b, p + i, run) < 0)
 				return -1;
 			i += run;
 			continue;
 		}
 		n = escape_step(p + i, len - i, &used, out);
-		if (buf_append(b, out, n) < 0)
+		if (put_bytes(b, out, n) < 0)
 			return -1;
 		i += used;
 	}
@@ -199,8 +286,13 @@ static size_t escaped_length(const unsigned char *p, size_t len)
 
 	for (i = 0; i < len; i += used) {
 		n = used = plain_run(p + i, len - i);
-		if (n == 0)
+		if (n == 0 && is_crlf(p + i, len - i)) {
+			/* \r\n, at the end of every line of a body */
+			n = 4;
+			used = 2;
+		} else if (n == 0) {
 			n = escape_step(p + i, len - i, &used, out);
+		}
 		if (n >= SIZE_MAX - total)
 			return SIZE_MAX;
 		total += n;
@@ -213,7 +305,7 @@ static int put_string(struct buf *b, const char *s)
 {
 	if (s == NULL)
 		s = "";
-	if (put(b, "\"") < 0 || put_escaped(b, s, strlen(s)) < 0 || put(b, "\"") < 0)
+	if (put_lit(b, "\"") < 0 || put_escaped(b, s, strlen(s)) < 0 || put_lit(b, "\"") < 0)
 		return -1;
 	return 0;
 }
@@ -221,13 +313,13 @@ static int put_string(struct buf *b, const char *s)
 /* put_string_or_null - append a JSON string, or null for NULL */
 static int put_string_or_null(struct buf *b, const char *s)
 {
-	return s ? put_string(b, s) : put(b, "null");
+	return s ? put_string(b, s) : put_lit(b, "null");
 }
 
 /* put_key - append "key": (keys are our own ASCII names) */
 static int put_key(struct buf *b, const char *key)
 {
-	if (put(b, "\"") < 0 || put(b, key) < 0 || put(b, "\":") < 0)
+	if (put_lit(b, "\"") < 0 || put(b, key) < 0 || put_lit(b, "\":") < 0)
 		return -1;
 	return 0;
 }
@@ -235,10 +327,15 @@ static int put_key(struct buf *b, const char *key)
 /* put_uint - append an unsigned decimal number */
 static int put_uint(struct buf *b, uintmax_t n)
 {
-	char num[32];
+	char num[32]; /* 2^64 has 20 digits; uintmax_t is 64 bits wherever this builds */
+	size_t at = sizeof num;
 
-	snprintf(num, sizeof num, "%ju", n);
-	return put(b, num);
+	/* By hand, not snprintf: a request has several numbers, and the format engine is slow. */
+	do {
+		num[--at] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n != 0 && at > 0);
+	return put_bytes(b, num + at, sizeof num - at);
 }
 
 /*
@@ -254,10 +351,10 @@ static int put_json(struct buf *b, struct json_object *o, int depth)
 	int first = 1;
 
 	if (depth > JSON_DEPTH_MAX)
-		return put(b, "null");
+		return put_lit(b, "null");
 	switch (json_object_get_type(o)) {
 	case json_type_null:
-		return put(b, "null");
+		return put_lit(b, "null");
 	case json_type_boolean:
 		return put(b, json_object_get_boolean(o) ? "true" : "false");
 	case json_type_int:
@@ -266,37 +363,37 @@ static int put_json(struct buf *b, struct json_object *o, int depth)
 	case json_type_double:
 		/* json-c would write NaN and Infinity, which are not JSON */
 		if (!isfinite(json_object_get_double(o)))
-			return put(b, "null");
+			return put_lit(b, "null");
 		return put(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	case json_type_string:
-		if (put(b, "\"") < 0 || put_escaped(b, json_object_get_string(o),
-		                                    (size_t)json_object_get_string_len(o)) < 0)
+		if (put_lit(b, "\"") < 0 || put_escaped(b, json_object_get_string(o),
+		                                        (size_t)json_object_get_string_len(o)) < 0)
 			return -1;
-		return put(b, "\"");
+		return put_lit(b, "\"");
 	case json_type_array:
-		if (put(b, "[") < 0)
+		if (put_lit(b, "[") < 0)
 			return -1;
 		n = json_object_array_length(o);
 		for (i = 0; i < n; i++) {
-			if ((i && put(b, ",") < 0) ||
+			if ((i && put_lit(b, ",") < 0) ||
 			    put_json(b, json_object_array_get_idx(o, i), depth + 1) < 0)
 				return -1;
 		}
-		return put(b, "]");
+		return put_lit(b, "]");
 	case json_type_object:
-		if (put(b, "{") < 0)
+		if (put_lit(b, "{") < 0)
 			return -1;
 		json_object_object_foreach(o, key, val)
 		{
-			if ((!first && put(b, ",") < 0) || put(b, "\"") < 0 ||
-			    put_escaped(b, key, strlen(key)) < 0 || put(b, "\":") < 0 ||
+			if ((!first && put_lit(b, ",") < 0) || put_lit(b, "\"") < 0 ||
+			    put_escaped(b, key, strlen(key)) < 0 || put_lit(b, "\":") < 0 ||
 			    put_json(b, val, depth + 1) < 0)
 				return -1;
 			first = 0;
 		}
-		return put(b, "}");
+		return put_lit(b, "}");
 	}
-	return put(b, "null");
+	return put_lit(b, "null");
 }
 
 /* put_context - append "context":{...} (PROTOCOL.md section 2, context) */
@@ -305,24 +402,26 @@ static int put_context(struct buf *b, const struct session *s, enum stage stage)
 	const char *ip = s->client_ip ? s->client_ip : "";
 	unsigned active = s->active_connections ? s->active_connections : 1;
 
-	if (put(b, "\"context\":{") < 0 || put_key(b, "stage") < 0 ||
+	if (put_lit(b, "\"context\":{") < 0 || put_lit(b, "\"stage\":") < 0 ||
 	    put_string(b, stage_name(stage)) < 0)
 		return -1;
 
-	if (put(b, ",\"client\":{") < 0 || put_key(b, "ip") < 0 || put_string(b, ip) < 0 ||
-	    put(b, ",") < 0 || put_key(b, "port") < 0 || put_uint(b, s->client_port) < 0 ||
-	    put(b, ",") < 0 || put_key(b, "ptr") < 0 || put_string_or_null(b, s->client_ptr) < 0 ||
-	    put(b, ",") < 0 || put_key(b, "ehlo") < 0 || put_string_or_null(b, s->helo) < 0 ||
-	    put(b, ",") < 0 || put_key(b, "helo") < 0 || put_string_or_null(b, s->helo) < 0 ||
-	    put(b, ",") < 0 || put_key(b, "activeConnections") < 0 || put_uint(b, active) < 0 ||
-	    put(b, "}") < 0)
+	if (put_lit(b, ",\"client\":{") < 0 || put_lit(b, "\"ip\":") < 0 || put_string(b, ip) < 0 ||
+	    put_lit(b, ",") < 0 || put_lit(b, "\"port\":") < 0 || put_uint(b, s->client_port) < 0 ||
+	    put_lit(b, ",") < 0 || put_lit(b, "\"ptr\":") < 0 ||
+	    put_string_or_null(b, s->client_ptr) < 0 || put_lit(b, ",") < 0 ||
+	    put_lit(b, "\"ehlo\":") < 0 || put_string_or_null(b, s->helo) < 0 ||
+	    put_lit(b, ",") < 0 || put_lit(b, "\"helo\":") < 0 ||
+	    put_string_or_null(b, s->helo) < 0 || put_lit(b, ",") < 0 ||
+	    put_lit(b, "\"activeConnections\":") < 0 || put_uint(b, active) < 0 ||
+	    put_lit(b, "}") < 0)
 		return -1;
 
 	if (s->sasl_login) {
-		if (put(b, ",\"sasl\":{") < 0 || put_key(b, "login") < 0 ||
-		    put_string(b, s->sasl_login) < 0 || put(b, ",") < 0 ||
-		    put_key(b, "method") < 0 || put_string_or_null(b, s->sasl_method) < 0 ||
-		    put(b, "}") < 0)
+		if (put_lit(b, ",\"sasl\":{") < 0 || put_lit(b, "\"login\":") < 0 ||
+		    put_string(b, s->sasl_login) < 0 || put_lit(b, ",") < 0 ||
+		    put_lit(b, "\"method\":") < 0 || put_string_or_null(b, s->sasl_method) < 0 ||
+		    put_lit(b, "}") < 0)
 			return -1;
 	}
 
@@ -334,11 +433,11 @@ static int put_context(struct buf *b, const struct session *s, enum stage stage)
 		const char *sep = "";
 		size_t i;
 
-		if (put(b, ",\"tls\":{") < 0)
+		if (put_lit(b, ",\"tls\":{") < 0)
 			return -1;
 		for (i = 0; i < 4; i++) {
 			if (i == 2 && s->tls_cipher_bits >= 0) {
-				if (put(b, sep) < 0 || put_key(b, "cipherBits") < 0 ||
+				if (put(b, sep) < 0 || put_lit(b, "\"cipherBits\":") < 0 ||
 				    put_uint(b, (uintmax_t)s->tls_cipher_bits) < 0)
 					return -1;
 				sep = ",";
@@ -350,37 +449,38 @@ static int put_context(struct buf *b, const struct session *s, enum stage stage)
 				return -1;
 			sep = ",";
 		}
-		if (put(b, "}") < 0)
+		if (put_lit(b, "}") < 0)
 			return -1;
 	}
 
-	if (put(b, ",\"server\":{") < 0 || put_key(b, "name") < 0 ||
-	    put_string(b, s->server_name ? s->server_name : "localhost") < 0 || put(b, ",") < 0 ||
-	    put_key(b, "port") < 0 || put_uint(b, s->server_port) < 0 || put(b, ",") < 0 ||
-	    put_key(b, "ip") < 0 || put_string_or_null(b, s->server_ip) < 0 || put(b, "}") < 0)
+	if (put_lit(b, ",\"server\":{") < 0 || put_lit(b, "\"name\":") < 0 ||
+	    put_string(b, s->server_name ? s->server_name : "localhost") < 0 ||
+	    put_lit(b, ",") < 0 || put_lit(b, "\"port\":") < 0 || put_uint(b, s->server_port) < 0 ||
+	    put_lit(b, ",") < 0 || put_lit(b, "\"ip\":") < 0 ||
+	    put_string_or_null(b, s->server_ip) < 0 || put_lit(b, "}") < 0)
 		return -1;
 
 	if (s->queue_id) {
-		if (put(b, ",\"queue\":{") < 0 || put_key(b, "id") < 0 ||
-		    put_string(b, s->queue_id) < 0 || put(b, "}") < 0)
+		if (put_lit(b, ",\"queue\":{") < 0 || put_lit(b, "\"id\":") < 0 ||
+		    put_string(b, s->queue_id) < 0 || put_lit(b, "}") < 0)
 			return -1;
 	}
 
-	return put(b, ",\"protocol\":{\"version\":1}}");
+	return put_lit(b, ",\"protocol\":{\"version\":1}}");
 }
 
 /* put_envaddr - append {"address":...,"parameters":{...}}, parameters only when there are some */
 static int put_envaddr(struct buf *b, const struct envaddr *a)
 {
-	if (put(b, "{") < 0 || put_key(b, "address") < 0 || put_string(b, a->address) < 0)
+	if (put_lit(b, "{") < 0 || put_lit(b, "\"address\":") < 0 || put_string(b, a->address) < 0)
 		return -1;
 	if (a->params && !(json_object_is_type(a->params, json_type_object) &&
 	                   json_object_object_length(a->params) == 0)) {
-		if (put(b, ",") < 0 || put_key(b, "parameters") < 0 ||
+		if (put_lit(b, ",") < 0 || put_lit(b, "\"parameters\":") < 0 ||
 		    put_json(b, a->params, 0) < 0)
 			return -1;
 	}
-	return put(b, "}");
+	return put_lit(b, "}");
 }
 
 /* put_envelope - append "envelope":{"from":...,"to":[...]} */
@@ -388,14 +488,14 @@ static int put_envelope(struct buf *b, const struct session *s)
 {
 	size_t i;
 
-	if (put(b, "\"envelope\":{\"from\":") < 0 || put_envaddr(b, &s->from) < 0 ||
-	    put(b, ",\"to\":[") < 0)
+	if (put_lit(b, "\"envelope\":{\"from\":") < 0 || put_envaddr(b, &s->from) < 0 ||
+	    put_lit(b, ",\"to\":[") < 0)
 		return -1;
 	for (i = 0; i < s->nrcpts; i++) {
-		if ((i && put(b, ",") < 0) || put_envaddr(b, &s->rcpts[i]) < 0)
+		if ((i && put_lit(b, ",") < 0) || put_envaddr(b, &s->rcpts[i]) < 0)
 			return -1;
 	}
-	return put(b, "]}");
+	return put_lit(b, "]}");
 }
 
 /* put_headers - append "headers":[[name,value],...] in the MTA's order */
@@ -403,20 +503,21 @@ static int put_headers(struct buf *b, const struct session *s)
 {
 	size_t i;
 
-	if (put(b, "\"headers\":[") < 0)
+	if (put_lit(b, "\"headers\":[") < 0)
 		return -1;
 	for (i = 0; i < s->nheaders; i++) {
-		if ((i && put(b, ",") < 0) || put(b, "[") < 0 ||
-		    put_string(b, s->headers[i].name) < 0 || put(b, ",") < 0 ||
-		    put_string(b, s->headers[i].value) < 0 || put(b, "]") < 0)
+		if ((i && put_lit(b, ",") < 0) || put_lit(b, "[") < 0 ||
+		    put_string(b, s->headers[i].name) < 0 || put_lit(b, ",") < 0 ||
+		    put_string(b, s->headers[i].value) < 0 || put_lit(b, "]") < 0)
 			return -1;
 	}
-	if (put(b, "]") < 0)
+	if (put_lit(b, "]") < 0)
 		return -1;
 	if (!is_server_header(s))
 		return 0;
-	return put(b, ",\"serverHeaders\":[[") < 0 || put_string(b, s->headers[0].name) < 0 ||
-	               put(b, ",") < 0 || put_string(b, s->headers[0].value) < 0 || put(b, "]]") < 0
+	return put_lit(b, ",\"serverHeaders\":[[") < 0 || put_string(b, s->headers[0].name) < 0 ||
+	               put_lit(b, ",") < 0 || put_string(b, s->headers[0].value) < 0 ||
+	               put_lit(b, "]]") < 0
 	           ? -1
 	           : 0;
 }
@@ -433,6 +534,30 @@ static int is_server_header(const struct session *s)
 	       strstr(s->headers[0].value, s->queue_id) != NULL;
 }
 
+/* sat_add - a + b, or SIZE_MAX when that does not fit */
+static size_t sat_add(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/*
+ * head_estimate - about how long the head of a stage's request will be (a little more
+ * than usual), so that it is allocated once rather than grown step by step
+ */
+static size_t head_estimate(const struct session *s, enum stage stage)
+{
+	size_t n = 1024; /* the context, with room for long names */
+
+	if (stage >= STAGE_MAIL)
+		n = sat_add(n, s->nrcpts < SIZE_MAX / 128 ? (s->nrcpts + 1) * 128 : SIZE_MAX);
+	if (stage == STAGE_DATA) {
+		/* escaping: ["name","value"], and a little for quotes and folds */
+		n = sat_add(n, sat_add(s->header_bytes, s->header_bytes / 8));
+		n = sat_add(n, s->nheaders < SIZE_MAX / 8 ? s->nheaders * 8 : SIZE_MAX);
+	}
+	return n;
+}
+
 /* request_new - prepare the request for a stage; NULL on ENOMEM */
 struct request *request_new(const struct session *s, enum stage stage)
 {
@@ -442,26 +567,28 @@ struct request *request_new(const struct session *s, enum stage stage)
 		return NULL;
 	r->head = (struct buf)BUF_INIT(0);
 	r->tail = (struct buf)BUF_INIT(0);
+	/* A guess too large for memory is no error: the head then grows as it is written. */
+	(void)buf_reserve(&r->head, head_estimate(s, stage));
 
-	if (put(&r->head, "{") < 0 || put_context(&r->head, s, stage) < 0)
+	if (put_lit(&r->head, "{") < 0 || put_context(&r->head, s, stage) < 0)
 		goto fail;
 	if (stage >= STAGE_MAIL) {
-		if (put(&r->head, ",") < 0 || put_envelope(&r->head, s) < 0)
+		if (put_lit(&r->head, ",") < 0 || put_envelope(&r->head, s) < 0)
 			goto fail;
 	}
 	if (stage == STAGE_DATA) {
-		if (put(&r->head, ",\"message\":{") < 0 || put_headers(&r->head, s) < 0 ||
-		    put(&r->head, ",\"contents\":\"") < 0)
+		if (put_lit(&r->head, ",\"message\":{") < 0 || put_headers(&r->head, s) < 0 ||
+		    put_lit(&r->head, ",\"contents\":\"") < 0)
 			goto fail;
 		r->body = (const unsigned char *)s->body.data;
 		r->body_len = s->body.data ? s->body.len : 0;
 		/* One counting pass, so Content-Length is exact without an escaped copy. */
 		if ((r->body_esc_len = escaped_length(r->body, r->body_len)) == SIZE_MAX)
 			goto fail;
-		if (put(&r->tail, "\",\"size\":") < 0 ||
-		    put_uint(&r->tail, session_message_size(s)) < 0 || put(&r->tail, "}}") < 0)
+		if (put_lit(&r->tail, "\",\"size\":") < 0 ||
+		    put_uint(&r->tail, session_message_size(s)) < 0 || put_lit(&r->tail, "}}") < 0)
 			goto fail;
-	} else if (put(&r->head, "}") < 0)
+	} else if (put_lit(&r->head, "}") < 0)
 		goto fail;
 
 	/* Each part is bounded by memory, but their sum is checked all the same. */
@@ -481,11 +608,56 @@ size_t request_length(const struct request *r)
 	return r->total;
 }
 
+/*
+ * body_read - escape body bytes from where c stands into dst (len > 0) until dst is full or
+ * the body ends; an escape that does not fit is kept in c->pend. Returns the bytes written.
+ */
+static size_t body_read(const struct request *r, struct cursor *c, char *dst, size_t len)
+{
+	size_t done = 0, left, run, used, n;
+	char out[ESCAPE_MAX];
+
+	while (done < len && c->off < r->body_len) {
+		/* Look no further than what fits: a body without escapes is one long run. */
+		left = r->body_len - c->off;
+		run = plain_run(r->body + c->off, left < len - done ? left : len - done);
+		if (run) {
+			memcpy(dst + done, r->body + c->off, run);
+			c->off += run;
+			done += run;
+			continue;
+		}
+		if (len - done >= 4 && is_crlf(r->body + c->off, left)) {
+			memcpy(dst + done, "\\r\\n", 4); /* a line end: the usual escape */
+			c->off += 2;
+			done += 4;
+			continue;
+		}
+		if (len - done >= ESCAPE_MAX) {
+			done += escape_step(r->body + c->off, left, &used, dst + done);
+			c->off += used;
+			continue;
+		}
+		n = escape_step(r->body + c->off, left, &used, out);
+		c->off += used;
+		if (n <= len - done) {
+			memcpy(dst + done, out, n);
+			done += n;
+		} else {
+			/* The escape straddles the caller's buffer: keep it for the next call. */
+			memcpy(c->pend, out, n);
+			c->pend_len = n;
+			c->pend_off = 0;
+			break;
+		}
+	}
+	return done;
+}
+
 /* cursor_read - copy up to len further bytes from where c stands; 0 at the end */
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len)
 {
-	size_t done = 0, n, used, run;
-	char out[ESCAPE_MAX];
+	size_t done = 0, n;
 
 	while (done < len && c->part != PART_END) {
 		if (c->pend_off < c->pend_len) {
@@ -513,32 +685,13 @@ static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, 
 			}
 			continue;
 		}
-		/* PART_BODY: copy plain runs straight, escape the rest one step at a time. */
+		/* PART_BODY: escaped straight into dst, until dst is full or the body ends. */
 		if (c->off == r->body_len) {
 			c->part = PART_TAIL;
 			c->off = 0;
 			continue;
 		}
-		run = plain_run(r->body + c->off, r->body_len - c->off);
-		if (run) {
-			if (run > len - done)
-				run = len - done;
-			memcpy(dst + done, r->body + c->off, run);
-			c->off += run;
-			done += run;
-			continue;
-		}
-		n = escape_step(r->body + c->off, r->body_len - c->off, &used, out);
-		c->off += used;
-		if (n <= len - done) {
-			memcpy(dst + done, out, n);
-			done += n;
-		} else {
-			/* The escape straddles the caller's buffer: keep it for the next call. */
-			memcpy(c->pend, out, n);
-			c->pend_len = n;
-			c->pend_off = 0;
-		}
+		done += body_read(r, c, dst + done, len - done);
 	}
 	return done;
 }

@@ -88,6 +88,9 @@ int session_set(char **field, const char *value)
 {
 	char *copy = NULL;
 
+	/* The MTA repeats macros (the queue id at every stage): the same value is kept. */
+	if (value != NULL && *field != NULL && strcmp(*field, value) == 0)
+		return 0;
 	if (value != NULL && (copy = strdup(value)) == NULL)
 		return -1;
 	free(*field);
@@ -131,61 +134,70 @@ void session_drop_last_rcpt(struct session *s)
 	envaddr_clear(&s->rcpts[--s->nrcpts]);
 }
 
-/* crlf_copy - a copy of a header value with every bare LF made CRLF (Postfix folds with LF) */
-static char *crlf_copy(const char *value, size_t *len)
+/* bare_lfs - how many LFs of value[0..len) have no CR before them (Postfix folds with LF) */
+static size_t bare_lfs(const char *value, size_t len)
 {
-	size_t bare = 0, n = 0;
-	char *out;
+	size_t bare = 0;
 
-	for (const char *p = value; *p; p++)
-		bare += *p == '\n' && (p == value || p[-1] != '\r');
-	*len = strlen(value) + bare;
-	if ((out = malloc(*len + 1)) == NULL)
-		return NULL;
-	for (const char *p = value; *p; p++) {
-		if (*p == '\n' && (p == value || p[-1] != '\r'))
-			out[n++] = '\r';
-		out[n++] = *p;
-	}
-	out[n] = '\0';
-	return out;
+	for (const char *p = memchr(value, '\n', len); p != NULL;
+	     p = memchr(p + 1, '\n', len - (size_t)(p + 1 - value)))
+		bare += p == value || p[-1] != '\r';
+	return bare;
 }
 
-/* session_add_header - append one header as milter passed it, folding as CRLF */
+/* crlf_copy - value[0..len) into out with every bare LF made CRLF, and a NUL */
+static void crlf_copy(char *out, const char *value, size_t len, size_t bare)
+{
+	size_t n = 0;
+
+	if (bare == 0) {
+		memcpy(out, value, len); /* the usual case: no folding, or folded with CRLF */
+		out[len] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+			out[n++] = '\r';
+		out[n++] = value[i];
+	}
+	out[n] = '\0';
+}
+
+/*
+ * session_add_header - append one header as milter passed it, folding as CRLF. The name
+ * and the value share one allocation, which the name points to (headers_clear frees it).
+ */
 int session_add_header(struct session *s, const char *name, const char *value)
 {
-	size_t nlen = strlen(name), vlen;
+	size_t nlen = strlen(name), raw = strlen(value), vlen;
 	size_t room = SIZE_MAX - s->header_bytes;
 	struct header *headers, h;
+	size_t bare = bare_lfs(value, raw);
 
-	if ((h.value = crlf_copy(value, &vlen)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
+	/* bare <= raw <= PTRDIFF_MAX (the size of an object): raw + bare cannot wrap. */
+	vlen = raw + bare;
 	/* "Name: value\r\n": the name, ": ", the value and CRLF, without wrapping. */
 	if (room < 4 || nlen > room - 4 || vlen > room - 4 - nlen) {
-		free(h.value);
 		errno = EOVERFLOW;
 		return -1;
 	}
 	/* Headers count against max-message-size as the body does. */
 	if (over_limit(s, nlen + vlen + 4)) {
-		free(h.value);
 		errno = EFBIG;
 		return -1;
 	}
 	headers = grow(s->headers, &s->headers_cap, s->nheaders, sizeof(*s->headers));
-	if (headers == NULL) {
-		free(h.value);
+	if (headers == NULL)
 		return -1;
-	}
 	s->headers = headers;
-	h.name = strdup(name);
-	if (h.name == NULL) {
-		free(h.value);
+	/* nlen + vlen + 4 fits a size_t (checked above): so does nlen + vlen + 2. */
+	if ((h.name = malloc(nlen + 1 + vlen + 1)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
+	memcpy(h.name, name, nlen + 1);
+	h.value = h.name + nlen + 1;
+	crlf_copy(h.value, value, raw, bare);
 	s->headers[s->nheaders++] = h;
 	s->header_bytes += nlen + 2 + vlen + 2;
 	return 0;
@@ -425,10 +437,9 @@ static void envaddr_clear(struct envaddr *a)
 /* headers_clear - free every header, keep the array */
 static void headers_clear(struct session *s)
 {
-	for (size_t i = 0; i < s->nheaders; i++) {
+	/* The value lives in the name's allocation (session_add_header). */
+	for (size_t i = 0; i < s->nheaders; i++)
 		free(s->headers[i].name);
-		free(s->headers[i].value);
-	}
 	s->nheaders = 0;
 	s->header_bytes = 0;
 }

@@ -4,8 +4,8 @@
 # "N passed, N failed" summed over all layers. Exits non-zero when anything failed.
 #
 # Layers: unit (cmocka) and milter protocol (miltertest) through `make check`; end to end
-# through a real Postfix (tests/mta/run.sh); `make distcheck` (the tarball builds and passes
-# its own checks). Every layer speaks TAP, so each case counts on its own.
+# through a real Postfix and a real Sendmail, over unix, inet and inet6 milter sockets
+# (tests/mta/run.sh); `make distcheck` (the tarball builds and passes its own checks). Every layer speaks TAP, so each case counts on its own.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +53,14 @@ count_tap() {
 	failed=$((failed + x))
 	skipped=$((skipped + s))
 	grep '^not ok ' "$1" | sed 's/^/# /'
+	# A stream that gave up or stopped short of its plan failed too.
+	b=$(grep -c '^Bail out!' "$1")
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$1" | head -1)
+	done_=$(grep -c '^\(not \)\{0,1\}ok ' "$1")
+	if [ "$b" -gt 0 ] || [ -z "$plan" ] || [ "$done_" -lt "${plan:-0}" ]; then
+		failed=$((failed + 1))
+		echo "# $1: $(grep '^Bail out!' "$1" | head -1) ran $done_ of ${plan:-no plan}" | sed 's/^/# /'
+	fi
 	if grep -q '^1\.\.0 *# *SKIP' "$1"; then
 		skipped=$((skipped + 1))
 		grep '^1\.\.0' "$1" | sed 's/^/# layer skipped: /'
@@ -75,10 +83,17 @@ if [ $built = 1 ]; then
 	# make check fails when a test fails; the per-case counts below say which.
 	(cd "$build" && make -j2 check >"$logs/check.log" 2>&1)
 	count_trs
-	if [ -x "$top/tests/mta/run.sh" ]; then
-		top_srcdir=$top top_builddir=$build "$top/tests/mta/run.sh" >"$logs/mta.tap" 2>&1
-		count_tap "$logs/mta.tap"
-	fi
+	# End to end: every scenario through each MTA over a unix socket, then the
+	# scenarios that prove a socket kind over inet and inet6.
+	for run in postfix:unix:all sendmail:unix:all postfix:inet:socket sendmail:inet:socket \
+		postfix:inet6:socket sendmail:inet6:socket; do
+		mta=${run%%:*}
+		kind=${run#*:}
+		kind=${kind%%:*}
+		top_srcdir=$top top_builddir=$build MTA=$mta MILTER_SOCKET=$kind MTA_SET=${run##*:} \
+			"$top/tests/mta/run.sh" >"$logs/mta-$mta-$kind.tap" 2>&1
+		count_tap "$logs/mta-$mta-$kind.tap"
+	done
 	step distcheck sh -c "cd '$build' && make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror"
 fi
 

@@ -4,7 +4,7 @@
 # TAP output, bounded waits, free ports, and the three helpers around the MTA:
 # the scripted hook server (tests/lib/hookserver.py), the bridge under test
 # (mtahooks-milter) and the capture server (tests/mta/capture.py) that stands
-# in for the next hop. A driver (postfix.sh, later sendmail.sh) starts the MTA
+# in for the next hop. A driver (postfix.sh or sendmail.sh) starts the MTA
 # itself; scenarios.sh only calls the functions below and the driver's mta_*.
 #
 # Variables set here and used by scenarios:
@@ -192,11 +192,12 @@ mt_setup() {
 	chmod 755 "$MT_TMP"
 	mkdir -p "$MT_TMP/msg" "$MT_TMP/swaks" "$MT_TMP/hook" "$MT_TMP/capture" "$MT_TMP/bridge"
 	chmod 755 "$MT_TMP/bridge"
-	# The bridge's unix socket lives where no directory on its path is
-	# writable by all: Sendmail refuses a socket under /tmp as unsafe.
-	MT_SOCK_DIR=$(mktemp -d /run/mtahooks-mta.XXXXXX 2>/dev/null) || MT_SOCK_DIR=$MT_TMP/bridge
-	chmod 755 "$MT_SOCK_DIR"
-	BRIDGE_SOCK=$MT_SOCK_DIR/milter.sock
+	# The bridge's unix socket and the TLS files live where no directory on
+	# their path is writable by all: Sendmail refuses them under /tmp as unsafe.
+	MT_SAFE=$(mktemp -d /run/mtahooks-mta.XXXXXX 2>/dev/null) || MT_SAFE=$MT_TMP/bridge
+	chmod 755 "$MT_SAFE"
+	BRIDGE_SOCK=$MT_SAFE/milter.sock
+	MT_TLS=$MT_SAFE/tls
 }
 
 # mt_cleanup - stop everything we started (trap on EXIT); keep files on request
@@ -207,7 +208,7 @@ mt_cleanup() {
 		mt_kill "$pid"
 	done
 	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
-		[ -n "$MT_SOCK_DIR" ] && [ "$MT_SOCK_DIR" != "$MT_TMP/bridge" ] && rm -rf "$MT_SOCK_DIR"
+		[ -n "$MT_SAFE" ] && [ "$MT_SAFE" != "$MT_TMP/bridge" ] && rm -rf "$MT_SAFE"
 		if [ -n "$MTA_TEST_KEEP" ]; then
 			echo "# kept $MT_TMP"
 		else
@@ -232,6 +233,22 @@ hooks_start() {
 	wait_for 10 test -s "$dir/port" || return 1
 	HOOK_PORT=$(cat "$dir/port")
 	HOOK_URL="http://127.0.0.1:$HOOK_PORT/hook"
+}
+
+# hooks_start_tls - a second hook server speaking HTTPS with a certificate from
+#   the run's test CA, which the bridge does not trust; sets HOOK_TLS_URL
+hooks_start_tls() {
+	local dir=$MT_TMP/hook-tls
+	[ -n "$HOOK_TLS_URL" ] && return 0
+	tls_make || return 1
+	mkdir -p "$dir"
+	"$PYTHON3" "$top_srcdir/tests/lib/hookserver.py" --port-file "$dir/port" \
+		--script "$HOOK_SCRIPT" --record "$dir/record.jsonl" --listen 127.0.0.1 \
+		--tls-cert "$MT_TLS/server.pem" --tls-key "$MT_TLS/server.key" \
+		>"$dir/server.log" 2>&1 &
+	mt_track $!
+	wait_for 10 test -s "$dir/port" || return 1
+	HOOK_TLS_URL="https://127.0.0.1:$(cat "$dir/port")/hook"
 }
 
 # hook_script - replace the hook server's script (it re-reads it per request)
@@ -303,9 +320,9 @@ SASL_USER=xuser@mtahooks.test
 SASL_PASS=xuser-test-password
 
 # tls_make - a test CA and, signed by it, a server and a client certificate, made
-#   once per run in $MT_TMP/tls (ca.pem, server.pem/.key, client.pem/.key)
+#   once per run in $MT_TLS (ca.pem, server.pem/.key, client.pem/.key)
 tls_make() {
-	local dir=$MT_TMP/tls who
+	local dir=$MT_TLS who
 	[ -f "$dir/client.pem" ] && return 0
 	mkdir -p "$dir" || return 1
 	{
@@ -321,6 +338,22 @@ tls_make() {
 	chmod 600 "$dir"/*.key
 	# The CA directory as OpenSSL looks certificates up in it (by subject hash).
 	ln -sf ca.pem "$dir/$(openssl x509 -noout -hash -in "$dir/ca.pem").0"
+}
+
+# sasl_conf_dir - Cyrus SASL's first configuration directory that exists here.
+#   Debian's libsasl2 looks an application's NAME.conf up in /etc/sasl2,
+#   /etc/sasl, its plugin directory, then /usr/lib/sasl2, and Sendmail
+#   cannot be pointed elsewhere, so sendmail.sh binds its own directory over
+#   this one inside its private mount namespace. (Debian's Postfix reads
+#   \$config_directory/sasl instead, which a private instance has anyway.)
+sasl_conf_dir() {
+	local d
+	# (never the plugin directory /usr/lib/x86_64-linux-gnu/sasl2: covering it
+	# would hide the PLAIN and LOGIN mechanisms)
+	for d in /etc/sasl2 /etc/sasl /usr/lib/sasl2; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	return 1
 }
 
 # sasl_make DIR - a Cyrus sasldb in DIR/sasldb2 holding $SASL_USER; 1 when
@@ -362,6 +395,44 @@ EOF
 	echo "$file"
 }
 
+# bridge_config_hooks - write a configuration whose hook blocks are HOOKS (TOML
+#   text); prints its path.   bridge_config_hooks NAME HOOKS
+bridge_config_hooks() {
+	local file=$MT_TMP/bridge/$1.toml
+	printf '# written by tests/mta/lib.sh\n[milter]\nlisten = "%s"\n\n%s\n' \
+		"$(bridge_listen)" "$2" >"$file"
+	echo "$file"
+}
+
+# bridge_use - make sure the bridge runs with CONFIG: nothing to do when it
+#   already does; a running bridge reloads (SIGHUP, as an admin would do it);
+#   one that is not running is started
+bridge_use() {
+	if [ -n "$BRIDGE_PID" ] && kill -0 "$BRIDGE_PID" 2>/dev/null; then
+		[ "$BRIDGE_CONFIG" = "$1" ] && return 0
+		bridge_reload "$1" && return 0
+		fail "the bridge did not reload $1; restarting it"
+	fi
+	bridge_stop
+	bridge_start "$1" || fail "the bridge did not start with $1"
+}
+
+# bridge_reload - put CONFIG in place of the running file and send SIGHUP; wait
+#   (bounded) for the bridge to say the new configuration is in force
+bridge_reload() {
+	local config=$1
+	cp "$config" "$BRIDGE_RUNNING.new" && mv "$BRIDGE_RUNNING.new" "$BRIDGE_RUNNING" || return 1
+	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
+	kill -HUP "$BRIDGE_PID" || return 1
+	wait_for 10 bridge_log_has "configuration reloaded from $BRIDGE_RUNNING" || return 1
+	BRIDGE_CONFIG=$config
+}
+
+# bridge_log_has - TEXT appears in the bridge's log after BRIDGE_LOG_OFF
+bridge_log_has() {
+	tail -c "+$((BRIDGE_LOG_OFF + 1))" "$BRIDGE_LOG" | grep -qF -- "$1"
+}
+
 # bridge_listen - the bridge's socket, written as its listen setting
 bridge_listen() {
 	case $BRIDGE_KIND in
@@ -374,10 +445,14 @@ bridge_listen() {
 # bridge_start - run mtahooks-milter in the foreground with CONFIG; wait until ready
 bridge_start() {
 	local config=$1
+	BRIDGE_CONFIG=$config
 	BRIDGE_LOG=$MT_TMP/bridge/bridge.log
+	# The bridge reads one file, which bridge_reload replaces.
+	BRIDGE_RUNNING=$MT_TMP/bridge/running.toml
+	cp "$config" "$BRIDGE_RUNNING" || return 1
 	echo "=== bridge_start $config" >>"$BRIDGE_LOG"
 	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
-	"$BRIDGE" -f -c "$config" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
+	"$BRIDGE" -f -c "$BRIDGE_RUNNING" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
 	BRIDGE_PID=$!
 	mt_track "$BRIDGE_PID"
 	if ! wait_for 10 bridge_ready; then
@@ -500,8 +575,10 @@ nothing_delivered() {
 	[ "$(capture_count)" -eq 0 ] || fail "expected no delivery, captured $(capture_count)"
 }
 
-# fresh - the start of every sending scenario: MTA idle, capture empty
+# fresh - the start of every sending scenario: the bridge with CONFIG (default:
+#   the main one), MTA idle, capture empty
 fresh() {
+	bridge_use "${1:-$BRIDGE_MAIN_CONFIG}"
 	mta_wait_idle || fail "the MTA queue was not idle before the scenario: $(mta_queue_summary)"
 	capture_clear
 }

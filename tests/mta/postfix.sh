@@ -19,6 +19,10 @@
 #   mta_held_ids              queue ids of held (quarantined) messages
 #   mta_held_headers QID      the header section of a held message
 #   mta_held_delete QID       remove a held message
+#   mta_held_reason QID       the quarantine reason the MTA kept (empty if none)
+#   mta_keeps_quarantine_reason  0 when the MTA keeps the reason with the message
+#   mta_tls_name DN           a certificate subject/issuer "/K=V/.../CN=x" as the MTA
+#                             passes it in {cert_subject}/{cert_issuer}
 #   mta_qid_from_transcript   the queue id in the last swaks transcript's final 250
 #   mta_client_name           the client host name the MTA logged for the last connection
 #   mta_log_tail N            the last N lines of the MTA's log
@@ -27,6 +31,8 @@
 #                             (connect, ehlo, mail, rcpt = the first recipient, data)
 #   mta_rcpt_echo ADDR        regex for what the MTA puts before the text of a
 #                             RCPT rejection of ADDR (empty for Postfix)
+#   mta_plain_enhanced STATUS regex for what the MTA puts before a reply text that
+#                             came without an enhanced code (empty for Postfix)
 
 PF_CONTRIB_SOCKET="unix:/run/mtahooks-milter/mtahooks-milter.sock"
 
@@ -88,7 +94,19 @@ biff = no
 relayhost = [127.0.0.1]:$CAPTURE_PORT
 disable_mime_output_conversion = yes
 smtp_tls_security_level = none
-smtpd_tls_security_level = none
+# STARTTLS with the certificates made for this run; ask for a client certificate.
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $MT_TLS/server.pem
+smtpd_tls_key_file = $MT_TLS/server.key
+smtpd_tls_CAfile = $MT_TLS/ca.pem
+smtpd_tls_ask_ccert = yes
+# AUTH PLAIN against the sasldb of this run. Debian's Postfix reads Cyrus SASL's
+# smtpd.conf from \$config_directory/sasl (cyrus_sasl_config_path has no effect).
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+# The 10 MB scenario needs more than the default limit (10240000 bytes).
+message_size_limit = 52428800
 # Retry quickly should a delivery ever be deferred.
 queue_run_delay = 1s
 minimal_backoff_time = 1s
@@ -139,6 +157,7 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
@@ -157,7 +176,11 @@ mta_start() {
 		diag "contrib/postfix/main.cf.milter must name $PF_CONTRIB_SOCKET exactly once (found $n)"
 		return 1
 	fi
-	mkdir -p "$PF_DIR/etc" "$PF_DIR/queue" "$PF_DIR/data" || return 1
+	mkdir -p "$PF_DIR/etc/sasl" "$PF_DIR/queue" "$PF_DIR/data" || return 1
+	tls_make || return 1
+	if sasl_make "$PF_DIR/etc/sasl"; then
+		sasl_conf "$PF_DIR/etc/sasl/sasldb2" >"$PF_DIR/etc/sasl/smtpd.conf"
+	fi
 	chmod 755 "$PF_DIR" "$PF_DIR/etc" "$PF_DIR/queue"
 	chown postfix "$PF_DIR/data" || return 1
 	pf_main_cf >"$PF_DIR/etc/main.cf" || return 1
@@ -264,6 +287,16 @@ mta_has_xclient() {
 	return 0
 }
 
+# mta_tls_name DN - how Postfix gives a certificate's subject or issuer: its CN
+mta_tls_name() {
+	printf '%s\n' "$1" | sed 's|.*/CN=||; s|/.*||'
+}
+
+# mta_held_reason - Postfix drops the quarantine reason (prints nothing)
+mta_held_reason() {
+	:
+}
+
 # mta_qid_at - Postfix has a queue id only once the first recipient is accepted
 mta_qid_at() {
 	[ "$1" = data ]
@@ -272,4 +305,15 @@ mta_qid_at() {
 # mta_rcpt_echo - Postfix shows the milter's reply text as it is
 mta_rcpt_echo() {
 	:
+}
+
+# mta_plain_enhanced STATUS - Postfix passes a reply without an enhanced status
+#   code as it is (nothing to put before the text)
+mta_plain_enhanced() {
+	:
+}
+
+# mta_keeps_quarantine_reason - Postfix drops the reason (the hold queue has no place for it)
+mta_keeps_quarantine_reason() {
+	return 1
 }

@@ -4,6 +4,7 @@
     query.py rec RECORD OFFSET SELECTOR PATH   value in one recorded hook request
     query.py stages RECORD OFFSET              stages of the requests, in order
     query.py count RECORD OFFSET               number of requests
+    query.py paths RECORD OFFSET               request paths, in order
     query.py file JSONFILE PATH                value in a JSON file (capture envelope)
     query.py mail EMLFILE PATH                 value in a parsed delivered message
     query.py named EMLFILE NAME                the header lines of that name, in order
@@ -118,6 +119,8 @@ def main(argv):
                 except (KeyError, TypeError):
                     stages.append("?")
             print(" ".join(stages))
+        elif cmd == "paths" and len(argv) == 4:
+            print(" ".join(r.get("path", "?") for r in load_records(argv[2], argv[3])))
         elif cmd == "count" and len(argv) == 4:
             print(len(load_records(argv[2], argv[3])))
         elif cmd == "file" and len(argv) == 4:

@@ -63,6 +63,7 @@ fi
 [ -f "$top_srcdir/tests/lib/hookserver.py" ] || bail_out "tests/lib/hookserver.py is missing"
 
 [ "${MTA_SET:-all}" = socket ] && MTA_TESTS=${MTA_TESTS:-$SOCKET_SCENARIOS}
+MTA_TESTS=$(echo $MTA_TESTS) # one space between names, whatever separated them
 if [ -n "$MTA_TESTS" ]; then
 	selected=()
 	for entry in "${SCENARIOS[@]}"; do

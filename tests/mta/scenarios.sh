@@ -32,12 +32,15 @@ SCENARIOS=(
 	"sc_fields_mail|request at mail: envelope.from with SIZE number, BODY and ENVID"
 	"sc_fields_rcpt|request at rcpt: envelope.to with NOTIFY and ORCPT"
 	"sc_fields_data|request at data: queue.id, headers as pairs, contents in CRLF, size"
-	"sc_sasl|XCLIENT LOGIN shows as sasl.login from mail on"
+	"sc_sasl|AUTH PLAIN: sasl.login and sasl.method from mail on, absent before"
+	"sc_xclient|XCLIENT LOGIN shows as sasl.login from mail on (Postfix)"
+	"sc_tls|STARTTLS with a client certificate: context.tls from the second EHLO on"
 	"sc_reject_rcpt|reject 5xx at rcpt: custom code, enhanced code and text"
 	"sc_reject_data|reject 5xx at data (enhanced_status spelling): nothing delivered"
 	"sc_tempfail_mail|reject 4xx at mail: 4xx reply, nothing delivered"
 	"sc_reject_one_rcpt|reject one recipient of two: only the other delivered"
 	"sc_reject_default|reject without a response: the MTA's own 5xx"
+	"sc_reject_plain|reject with a status but no enhanced code"
 	"sc_reply_multiline|reject with a text of several lines: a multi-line reply"
 	"sc_reply_percent|reject with a % in the text: shown as it was written"
 	"sc_discard_data|discard at data: client sees 250, nothing delivered"
@@ -54,10 +57,33 @@ SCENARIOS=(
 	"sc_mod_insert1|insertHeader index 1: just below the MTA's Received line"
 	"sc_mod_changeheader|changeHeader: by name and occurrence"
 	"sc_mod_deleteheader|deleteHeader: by name and occurrence (0 means 1)"
+	"sc_mod_early|modifications returned at connect, ehlo, mail and rcpt: applied at the end"
+	"sc_chain|two hooks chained: both asked in order, both applied; a refusal stops the chain"
 	"sc_non_utf8|non-UTF-8 body: delivered byte-identical, U+FFFD in the request"
+	"sc_big|a 10 MB message: whole in the request, delivered byte-identical"
 	"sc_ipv6|IPv6 client: client.ip ::1"
 	"sc_error_tempfail|unreachable hook, tempfail-on-error true: 451 4.3.5"
 	"sc_error_accept|unreachable hook, tempfail-on-error false: delivered"
+	"sc_err_http500_tempfail|HTTP 500, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_http500_accept|HTTP 500, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_http404_tempfail|HTTP 404, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_http404_accept|HTTP 404, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_timeout_tempfail|no answer within timeout, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_timeout_accept|no answer within timeout, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_notjson_tempfail|an answer that is not JSON, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_notjson_accept|an answer that is not JSON, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_truncated_tempfail|a truncated answer, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_truncated_accept|a truncated answer, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_closed_tempfail|connection closed without an answer, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_closed_accept|connection closed without an answer, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_oversized_tempfail|an answer over max-response-size, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_oversized_accept|an answer over max-response-size, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_badaction_tempfail|an unknown action, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_badaction_accept|an unknown action, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_err_badmod_tempfail|an invalid modification, tempfail-on-error true: 451 4.3.5, nothing delivered"
+	"sc_err_badmod_accept|an invalid modification, tempfail-on-error false: logged, next hook asked, delivered"
+	"sc_error_tls_tempfail|hook certificate not trusted, tempfail-on-error true: 451 4.3.5"
+	"sc_error_tls_accept|hook certificate not trusted, tempfail-on-error false: delivered"
 	"sc_bridge_down|bridge not running: the MTA defers (milter_default_action)"
 )
 
@@ -234,14 +260,60 @@ sc_fields_data() {
 }
 
 sc_sasl() {
+	if [ ! -s "$MT_TLS/ca.pem" ] || ! command -v saslpasswd2 >/dev/null 2>&1; then
+		MT_SKIP="no saslpasswd2 (Debian sasl2-bin) to make the test's sasldb"
+		return
+	fi
+	fresh
+	sc_accept_all
+	make_message sasl "$SC_FROM" "sasl@$SC_DOM" "sasl" 'authenticated\r\n'
+	send sasl --from "$SC_FROM" --to "sasl@$SC_DOM" \
+		--auth PLAIN --auth-user "$SASL_USER" --auth-password "$SASL_PASS"
+	expect_reply "AUTH accepted" '235 .*'
+	sc_queued
+	expect "sasl at connect (before AUTH)" "$(rec connect context.sasl)" ABSENT
+	expect "sasl at ehlo (before AUTH)" "$(rec ehlo context.sasl)" ABSENT
+	expect "sasl.login at mail" "$(rec mail context.sasl.login)" "\"$SASL_USER\""
+	expect "sasl.method at mail" "$(rec mail context.sasl.method)" '"PLAIN"'
+	expect "sasl.login at rcpt" "$(rec rcpt context.sasl.login)" "\"$SASL_USER\""
+	expect "sasl.login at data" "$(rec data context.sasl.login)" "\"$SASL_USER\""
+	expect "sasl.method at data" "$(rec data context.sasl.method)" '"PLAIN"'
+	delivered 1
+}
+
+sc_tls() {
+	local subject="/O=mtahooks test/CN=client.mtahooks.test" issuer="/O=mtahooks test/CN=mtahooks test CA"
+	fresh
+	sc_accept_all
+	make_message tls "$SC_FROM" "tls@$SC_DOM" "tls" 'over STARTTLS\r\n'
+	send tls --from "$SC_FROM" --to "tls@$SC_DOM" --tls \
+		--tls-cert "$MT_TLS/client.pem" --tls-key "$MT_TLS/client.key"
+	expect_reply "STARTTLS accepted" '220 .*'
+	sc_queued
+	expect "tls at connect (before STARTTLS)" "$(rec connect context.tls)" ABSENT
+	expect "hook stages (EHLO twice: before and after STARTTLS)" "$(rec_stages)" \
+		"connect ehlo ehlo mail rcpt data"
+	expect "tls at the first ehlo" "$(rec ehlo:1 context.tls)" ABSENT
+	expect_match "tls.version at the second ehlo" "$(rec ehlo:2 context.tls.version)" '^"TLSv1\.[23]"$'
+	expect_match "tls.version at mail" "$(rec mail context.tls.version)" '^"TLSv1\.[23]"$'
+	expect_match "tls.cipher at mail" "$(rec mail context.tls.cipher)" '^"[A-Z0-9_-]+"$'
+	expect_match "tls.cipherBits at mail (a number)" "$(rec mail context.tls.cipherBits)" '^(128|256)$'
+	expect "tls.certSubject at mail" "$(rec mail context.tls.certSubject)" "\"$(mta_tls_name "$subject")\""
+	expect "tls.certIssuer at mail" "$(rec mail context.tls.certIssuer)" "\"$(mta_tls_name "$issuer")\""
+	expect_match "tls.version at data" "$(rec data context.tls.version)" '^"TLSv1\.[23]"$'
+	expect "queue.id at data (the id in the MTA's reply)" "$(rec data context.queue.id)" "\"$SC_QID\""
+	delivered 1
+}
+
+sc_xclient() {
 	if ! mta_has_xclient; then
 		MT_SKIP="the MTA has no XCLIENT"
 		return
 	fi
 	fresh
 	sc_accept_all
-	make_message sasl "$SC_FROM" "sasl@$SC_DOM" "sasl" 'authenticated\r\n'
-	send sasl --from "$SC_FROM" --to "sasl@$SC_DOM" --xclient-login xuser@mtahooks.test
+	make_message xclient "$SC_FROM" "xclient@$SC_DOM" "xclient" 'authenticated\r\n'
+	send xclient --from "$SC_FROM" --to "xclient@$SC_DOM" --xclient-login xuser@mtahooks.test
 	sc_queued
 	expect "sasl before XCLIENT" "$(rec connect:1 context.sasl)" ABSENT
 	expect "sasl.login at mail" "$(rec mail context.sasl.login)" '"xuser@mtahooks.test"'
@@ -319,6 +391,16 @@ sc_reject_default() {
 	nothing_delivered
 }
 
+sc_reject_plain() {
+	fresh
+	hook_script "{\"rules\": [{\"when\": {\"stage\": \"rcpt\"}, \"json\": {\"action\": \"reject\",
+		\"response\": {\"status\": 553, \"message\": \"No enhanced code in this one\"}}}]}"
+	make_message reject_plain "$SC_FROM" "plain@$SC_DOM" "plain" 'never\r\n'
+	send reject_plain --from "$SC_FROM" --to "plain@$SC_DOM"
+	expect_reply "reply to RCPT" "553 $(mta_plain_enhanced 553)$(mta_rcpt_echo "plain@$SC_DOM")No enhanced code in this one"
+	nothing_delivered
+}
+
 sc_reply_multiline() {
 	fresh
 	hook_script '{"rules": [{"when": {"stage": "rcpt"}, "json": {"action": "reject",
@@ -389,6 +471,10 @@ sc_quarantine() {
 	[ -n "$qid" ] || return
 	mta_held_headers "$qid" | grep -q '^X-Quarantine-Test: applied' ||
 		fail "the held message lacks the hook's header: $(mta_held_headers "$qid" | tr '\n' '|')"
+	# Sendmail keeps the reason with the held message; Postfix drops it.
+	if mta_keeps_quarantine_reason; then
+		expect "quarantine reason kept by the MTA" "$(mta_held_reason "$qid")" "held by the mta test"
+	fi
 	mta_held_delete "$qid"
 }
 
@@ -554,6 +640,111 @@ sc_mod_deleteheader() {
 	expect "X-Keep-Me" "$(mail_named "$eml" X-Keep-Me)" '["X-Keep-Me: thanks"]'
 }
 
+sc_mod_early() {
+	local eml
+	fresh
+	hook_script "{\"rules\": [
+		{\"when\": {\"stage\": \"connect\"}, \"json\": {\"action\": \"accept\", \"modifications\": [
+			{\"type\": \"addHeader\", \"name\": \"X-At-Connect\", \"value\": \"c\"}]}},
+		{\"when\": {\"stage\": \"ehlo\"}, \"json\": {\"action\": \"accept\", \"modifications\": [
+			{\"type\": \"addHeader\", \"name\": \"X-At-Ehlo\", \"value\": \"e\"}]}},
+		{\"when\": {\"stage\": \"mail\"}, \"json\": {\"action\": \"accept\", \"modifications\": [
+			{\"type\": \"addHeader\", \"name\": \"X-At-Mail\", \"value\": \"m\"},
+			{\"type\": \"changeFrom\", \"value\": \"early@client.mtahooks.test\"}]}},
+		{\"when\": {\"stage\": \"rcpt\"}, \"json\": {\"action\": \"accept\", \"modifications\": [
+			{\"type\": \"addHeader\", \"name\": \"X-At-Rcpt\", \"value\": \"r\"},
+			{\"type\": \"addRecipient\", \"value\": \"early-added@$SC_DOM\"}]}}],
+		\"default\": {\"json\": {\"action\": \"accept\"}}}"
+	make_message mod_early "$SC_FROM" "early@$SC_DOM" "early modifications" 'decided early\r\n'
+	send mod_early --from "$SC_FROM" --to "early@$SC_DOM"
+	sc_queued
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "the last four headers, in stage order" \
+		"$(mail "$eml" headers.-4),$(mail "$eml" headers.-3),$(mail "$eml" headers.-2),$(mail "$eml" headers.-1)" \
+		'"X-At-Connect: c","X-At-Ehlo: e","X-At-Mail: m","X-At-Rcpt: r"'
+	expect "next hop MAIL FROM" "$(capture_env "$eml" from)" '"early@client.mtahooks.test"'
+	expect "next hop recipients (in any order)" \
+		"$(capture_env "$eml" rcpts | tr -d '[]' | tr ',' '\n' | sort | tr '\n' ' ')" \
+		"\"early-added@$SC_DOM\" \"early@$SC_DOM\" "
+	expect "the data request still shows the message as received" "$(rec data message.headers.#)" 5
+	sc_same_body mod_early "$eml"
+}
+
+SC_CHAIN_CONFIG=
+# sc_chain_config - hooks "first" (/first) and "second" (/second), both at rcpt and data
+sc_chain_config() {
+	[ -n "$SC_CHAIN_CONFIG" ] && return 0
+	SC_CHAIN_CONFIG=$(bridge_config_hooks chain "[session.hook.\"first\"]
+url = \"http://127.0.0.1:$HOOK_PORT/first\"
+stages = [\"rcpt\", \"data\"]
+timeout = \"10s\"
+
+[session.hook.\"second\"]
+url = \"http://127.0.0.1:$HOOK_PORT/second\"
+stages = [\"rcpt\", \"data\"]
+timeout = \"10s\"")
+}
+
+sc_chain() {
+	local eml
+	sc_chain_config
+	fresh "$SC_CHAIN_CONFIG"
+	hook_script "{\"rules\": [
+		{\"when\": {\"path\": \"/first\", \"stage\": \"data\", \"subject\": \"chain refused\"},
+		 \"json\": {\"action\": \"reject\", \"response\": {\"status\": 550, \"enhancedStatus\": \"5.7.1\",
+		 \"message\": \"Refused by the first hook\"}}},
+		{\"when\": {\"path\": \"/first\", \"stage\": \"data\"}, \"json\": {\"action\": \"accept\",
+		 \"modifications\": [{\"type\": \"addHeader\", \"name\": \"X-First\", \"value\": \"1\"}]}},
+		{\"when\": {\"path\": \"/second\", \"stage\": \"data\"}, \"json\": {\"action\": \"accept\",
+		 \"modifications\": [{\"type\": \"addHeader\", \"name\": \"X-Second\", \"value\": \"2\"}]}}],
+		\"default\": {\"json\": {\"action\": \"accept\"}}}"
+	make_message chain "$SC_FROM" "chain@$SC_DOM" "chain" 'two hooks\r\n'
+	send chain --from "$SC_FROM" --to "chain@$SC_DOM"
+	sc_queued
+	expect "hook calls in order" "$(sc_paths)" "/first /second /first /second"
+	sc_one_delivered || return
+	eml=$SC_EML
+	expect "headers of both hooks, in hook order" "$(mail "$eml" headers.-2),$(mail "$eml" headers.-1)" \
+		'"X-First: 1","X-Second: 2"'
+	# The first hook refuses: the second is not asked.
+	fresh "$SC_CHAIN_CONFIG"
+	hook_mark
+	make_message chain_refused "$SC_FROM" "chain@$SC_DOM" "chain refused" 'two hooks\r\n'
+	send chain_refused --from "$SC_FROM" --to "chain@$SC_DOM"
+	expect_reply "reply to the end of data" '550 5\.7\.1 Refused by the first hook'
+	expect "hook calls in order" "$(sc_paths)" "/first /second /first"
+	nothing_delivered
+}
+
+# sc_paths - the request paths since hook_mark, space separated
+sc_paths() {
+	"$PYTHON3" "$MT_QUERY" paths "$HOOK_RECORD" "$MT_REC_OFF"
+}
+
+sc_big() {
+	local eml size
+	fresh
+	sc_accept_all
+	make_message big "$SC_FROM" "big@$SC_DOM" "ten megabytes" ''
+	# 10 MiB of body: 131072 lines of 78 characters and CRLF, all different.
+	"$PYTHON3" -c '
+import sys
+with open(sys.argv[1], "ab") as f:
+    for i in range(131072):
+        f.write(b"%08d " % i + b"abcdefghijklmnopqrstuvwxyz0123456789" * 2 + b"\r\n")
+' "$MT_TMP/msg/big.eml"
+	"$PYTHON3" "$MT_QUERY" wire "$MT_TMP/msg/big.eml" "$MT_TMP/msg/big.data"
+	size=$(stat -c %s "$MT_TMP/msg/big.eml")
+	send big --from "$SC_FROM" --to "big@$SC_DOM"
+	sc_queued
+	expect "message.size" "$(rec data message.size)" "$size"
+	expect "message.contents length" "$(rec data message.contents.#)" $((131072 * 83))
+	sc_one_delivered || return
+	eml=$SC_EML
+	sc_same_body big "$eml"
+}
+
 # ---- bytes and addresses ---------------------------------------------------------
 
 sc_non_utf8() {
@@ -591,45 +782,127 @@ sc_ipv6() {
 
 # ---- errors ----------------------------------------------------------------------
 
-# sc_bridge_with - restart the bridge with hook "t" at URL, STAGES, TEMPFAIL
-sc_bridge_with() {
-	local cfg
-	bridge_stop
-	cfg=$(bridge_config "$1" "$2" "$3" "$4")
-	bridge_start "$cfg" || fail "the bridge did not start with $cfg"
+# sc_error_logged - the bridge logged the error of hook HOOK at STAGE once (since
+#   byte OFF), with the queue id QID ("-" when unknown; any id when not given)
+sc_error_logged() {
+	local off=$1 stage=$2 qid=${3:-[0-9A-Za-z]+} hook=${4:-t} n
+	n=$(tail -c "+$((off + 1))" "$BRIDGE_LOG" |
+		grep -Ec -- ": (error|err|warning): hook=$hook stage=$stage qid=$qid ")
+	[ "$n" = 1 ] ||
+		fail "expected one error line with hook=$hook stage=$stage qid=$qid, found $n; the log ends with: $(tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep -v ': debug: ' | tail -6 | tr '\n' '|')"
 }
 
-# sc_error_logged - the bridge logged the hook's error at STAGE once (since byte OFF),
-#   with the queue id QID ("-" when unknown; any id when not given)
-sc_error_logged() {
-	local off=$1 stage=$2 qid=${3:-[0-9A-Za-z]+} n
-	n=$(tail -c "+$((off + 1))" "$BRIDGE_LOG" |
-		grep -Ec -- ": (error|err|warning): hook=t stage=$stage qid=$qid ")
-	[ "$n" = 1 ] ||
-		fail "expected one error line with hook=t stage=$stage qid=$qid, found $n; the log ends with: $(tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep -v ': debug: ' | tail -6 | tr '\n' '|')"
+# sc_log_offset - the bridge log's size now (sc_error_logged looks after it)
+sc_log_offset() {
+	stat -c %s "$BRIDGE_LOG"
+}
+
+# sc_expect_tempfailed NAME - the message was refused with the error policy's 451
+sc_expect_tempfailed() {
+	expect_reply "reply to the end of data" '451 4\.3\.5 Unable to accept message at this time\.'
+	expect_no_reply "no queued reply" '250 .*(queued|accepted).*'
+	nothing_delivered
+}
+
+# sc_config_errors - two data hooks with a short timeout and a small answer limit:
+#   "acc" (tempfail-on-error false, path /err-accept) then "tf" (true, /err-tempfail);
+#   the hook server's script makes one of them fail in the way a scenario wants
+sc_config_errors() {
+	local base="http://127.0.0.1:$HOOK_PORT"
+	bridge_config_hooks errors "[session.hook.\"acc\"]
+url = \"$base/err-accept\"
+stages = [\"data\"]
+timeout = \"2s\"
+[session.hook.\"acc\".options]
+tempfail-on-error = false
+max-response-size = \"4kb\"
+
+[session.hook.\"tf\"]
+url = \"$base/err-tempfail\"
+stages = [\"data\"]
+timeout = \"2s\"
+[session.hook.\"tf\".options]
+tempfail-on-error = true
+max-response-size = \"4kb\""
+}
+
+# sc_error_answer KIND - the hook server's answer that makes a hook fail with KIND
+sc_error_answer() {
+	case $1 in
+	http500) echo '{"status": 500, "json": {"error": "internal"}}' ;;
+	http404) echo '{"status": 404, "body": "no such hook"}' ;;
+	timeout) echo '{"delay": 3.5, "json": {"action": "reject"}}' ;;
+	notjson) echo '{"body": "this is not JSON"}' ;;
+	truncated) echo '{"mode": "truncate"}' ;;
+	closed) echo '{"mode": "close"}' ;;
+	oversized) echo '{"json": {"action": "reject"}, "pad": 8192}' ;;
+	badaction) echo '{"json": {"action": "bounce-it"}}' ;;
+	badmod) echo '{"json": {"action": "accept", "modifications": [{"type": "addHeader", "name": "Bad Name", "value": "x"}]}}' ;;
+	esac
+}
+
+# sc_error_kind KIND POLICY - hook "acc" or "tf" fails with KIND; the other accepts
+sc_error_kind() {
+	local kind=$1 policy=$2 failing ok off
+	if [ "$policy" = tempfail ]; then
+		failing=/err-tempfail ok=/err-accept
+	else
+		failing=/err-accept ok=/err-tempfail
+	fi
+	fresh "$SC_ERRORS_CONFIG"
+	hook_script "{\"rules\": [{\"when\": {\"path\": \"$failing\"},
+		$(sc_error_answer "$kind" | sed 's/^{//; s/}$//')},
+		{\"when\": {\"path\": \"$ok\"}, \"json\": {\"action\": \"accept\"}}]}"
+	off=$(sc_log_offset)
+	make_message "err_$kind" "$SC_FROM" "err-$kind@$SC_DOM" "error $kind $policy" 'error policy\r\n'
+	send "err_$kind" --from "$SC_FROM" --to "err-$kind@$SC_DOM"
+	if [ "$policy" = tempfail ]; then
+		sc_expect_tempfailed
+		sc_error_logged "$off" data "" tf
+	else
+		sc_queued
+		delivered 1
+		sc_error_logged "$off" data "$SC_QID" acc
+		expect "the second hook was still called" "$(rec data:2 @path)" '"/err-tempfail"'
+	fi
+	bridge_alive
+}
+
+SC_ERRORS_CONFIG=
+# sc_errors_ready - write the error configuration once
+sc_errors_ready() {
+	[ -n "$SC_ERRORS_CONFIG" ] || SC_ERRORS_CONFIG=$(sc_config_errors)
+}
+
+# One scenario per error kind and policy (PROTOCOL.md section 5).
+for sc_kind in http500 http404 timeout notjson truncated closed oversized badaction badmod; do
+	eval "sc_err_${sc_kind}_tempfail() { sc_errors_ready; sc_error_kind $sc_kind tempfail; }"
+	eval "sc_err_${sc_kind}_accept() { sc_errors_ready; sc_error_kind $sc_kind accept; }"
+done
+unset sc_kind
+
+# sc_config_single - hook "t" at URL on the data stage with TEMPFAIL; prints the path
+sc_config_single() {
+	bridge_config "$1" "$2" '["data"]' "$3"
 }
 
 sc_error_tempfail() {
-	local dead off
-	fresh
-	dead=$(free_port 127.0.0.1)
-	sc_bridge_with unreachable-tempfail "http://127.0.0.1:$dead/hook" '["data"]' true
-	off=$(stat -c %s "$BRIDGE_LOG")
+	local off
+	fresh "$(sc_config_single unreachable-tempfail "http://127.0.0.1:$(free_port 127.0.0.1)/hook" true)"
+	off=$(sc_log_offset)
 	make_message error_tempfail "$SC_FROM" "error-tempfail@$SC_DOM" "error tempfail" 'retry me\r\n'
 	send error_tempfail --from "$SC_FROM" --to "error-tempfail@$SC_DOM"
-	expect_reply "reply to the end of data" '451 4\.3\.5 Unable to accept message at this time\.'
-	nothing_delivered
+	sc_expect_tempfailed
 	sc_error_logged "$off" data
 	bridge_alive
 }
 
 sc_error_accept() {
 	local dead off stage
-	fresh
 	dead=$(free_port 127.0.0.1)
-	sc_bridge_with unreachable-accept "http://127.0.0.1:$dead/hook" \
-		'["connect", "ehlo", "mail", "rcpt", "data"]' false
-	off=$(stat -c %s "$BRIDGE_LOG")
+	fresh "$(bridge_config unreachable-accept "http://127.0.0.1:$dead/hook" \
+		'["connect", "ehlo", "mail", "rcpt", "data"]' false)"
+	off=$(sc_log_offset)
 	make_message error_accept "$SC_FROM" "error-accept@$SC_DOM" "error accept" 'let me through\r\n'
 	send error_accept --from "$SC_FROM" --to "error-accept@$SC_DOM"
 	expect "swaks exit status" "$SWAKS_RC" 0
@@ -644,17 +917,47 @@ sc_error_accept() {
 	done
 	sc_error_logged "$off" data "$SC_QID"
 	bridge_alive
-	sc_bridge_with main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true
+}
+
+# sc_error_tls POLICY - hook "t" at the HTTPS hook server whose certificate the
+#   bridge does not trust, with tempfail-on-error true (POLICY tempfail) or false
+sc_error_tls() {
+	local policy=$1 off tempfail=false
+	[ "$policy" = tempfail ] && tempfail=true
+	hooks_start_tls || { fail "the TLS hook server did not start"; return; }
+	fresh "$(sc_config_single "tls-$policy" "$HOOK_TLS_URL" "$tempfail")"
+	off=$(sc_log_offset)
+	make_message "tls_$policy" "$SC_FROM" "tls-$policy@$SC_DOM" "untrusted hook" 'policy\r\n'
+	send "tls_$policy" --from "$SC_FROM" --to "tls-$policy@$SC_DOM"
+	if [ "$policy" = tempfail ]; then
+		sc_expect_tempfailed
+		sc_error_logged "$off" data
+	else
+		sc_queued
+		delivered 1
+		sc_error_logged "$off" data "$SC_QID"
+	fi
+	tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep -q 'hook=t stage=data .*error=tls' ||
+		fail "the error line does not say it is about TLS: $(tail -c "+$((off + 1))" "$BRIDGE_LOG" | grep 'hook=t' | tail -2)"
+	bridge_alive
+}
+
+sc_error_tls_tempfail() {
+	sc_error_tls tempfail
+}
+
+sc_error_tls_accept() {
+	sc_error_tls accept
 }
 
 sc_bridge_down() {
 	fresh
 	bridge_stop
-	rm -f "$BRIDGE_SOCK"
+	[ "$BRIDGE_KIND" = unix ] && rm -f "$BRIDGE_SOCK"
 	make_message bridge_down "$SC_FROM" "bridge-down@$SC_DOM" "bridge down" 'no filter\r\n'
 	send bridge_down --from "$SC_FROM" --to "bridge-down@$SC_DOM"
 	expect_reply "a temporary failure" '4[0-9][0-9][ -].*'
-	expect_no_reply "no queued reply" '250 .*queued.*'
+	expect_no_reply "no queued reply" '250 .*(queued|accepted).*'
 	nothing_delivered
-	sc_bridge_with main "$HOOK_URL" '["connect", "ehlo", "mail", "rcpt", "data"]' true
+	bridge_use "$BRIDGE_MAIN_CONFIG"
 }

@@ -20,7 +20,7 @@
 #     real /dev plus a "log" socket served by tests/mta/syslog.py, so its
 #     syslog lines land in $SM_DIR/maillog (the machines run no syslog daemon),
 #   - Cyrus SASL's configuration directory is $SM_DIR/sasl (Sendmail.conf and
-#     a sasldb for AUTH PLAIN).
+#     a sasldb for AUTH PLAIN; see sasl_conf_dir in lib.sh).
 # The mounts die with the namespace: nothing outside the test sees them, and
 # nothing outside $MT_TMP and the build directory is written.
 
@@ -86,17 +86,6 @@ mta_check() {
 	return 0
 }
 
-# sm_sasl_dir - Cyrus SASL's first configuration directory that exists here;
-#   Sendmail.conf is looked up there (Debian's libsasl2 searches /etc/sasl2,
-#   /etc/sasl, then the plugin directories)
-sm_sasl_dir() {
-	local d
-	for d in /etc/sasl2 /etc/sasl /usr/lib/x86_64-linux-gnu/sasl2 /usr/lib/sasl2; do
-		[ -d "$d" ] && { echo "$d"; return 0; }
-	done
-	return 1
-}
-
 # sm_run ARGS... - run the unpacked sendmail with ARGS in its private namespaces
 sm_run() {
 	SM_HOSTNAME=$MTA_HOSTNAME SM_DIR=$SM_DIR SM_SASL_TARGET=$SM_SASL_TARGET \
@@ -153,10 +142,10 @@ define(\`confEIGHT_BIT_HANDLING', \`pass')dnl
 dnl Retry quickly should a delivery ever be deferred.
 define(\`confTO_QUEUEWARN', \`1h')dnl
 dnl STARTTLS with the certificates made for this run; ask for a client certificate.
-define(\`confCACERT_PATH', \`$MT_TMP/tls')dnl
-define(\`confCACERT', \`$MT_TMP/tls/ca.pem')dnl
-define(\`confSERVER_CERT', \`$MT_TMP/tls/server.pem')dnl
-define(\`confSERVER_KEY', \`$MT_TMP/tls/server.key')dnl
+define(\`confCACERT_PATH', \`$MT_TLS')dnl
+define(\`confCACERT', \`$MT_TLS/ca.pem')dnl
+define(\`confSERVER_CERT', \`$MT_TLS/server.pem')dnl
+define(\`confSERVER_KEY', \`$MT_TLS/server.key')dnl
 dnl AUTH PLAIN against the sasldb of this run (see sm_run).
 define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
 TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
@@ -189,7 +178,7 @@ mta_start() {
 	mkdir -p "$SM_DIR/queue" "$SM_DIR/dev-real" "$SM_DIR/sasl" || return 1
 	chmod 700 "$SM_DIR/queue"
 	tls_make || return 1
-	SM_SASL_TARGET=$(sm_sasl_dir)
+	SM_SASL_TARGET=$(sasl_conf_dir)
 	if [ -n "$SM_SASL_TARGET" ]; then
 		sasl_make "$SM_DIR/sasl" || return 1
 		sasl_conf "$SM_DIR/sasl/sasldb2" >"$SM_DIR/sasl/Sendmail.conf"
@@ -306,6 +295,12 @@ mta_log_tail() {
 	tail -"$1" "$SM_DIR/maillog" 2>/dev/null
 }
 
+# mta_tls_name DN - how Sendmail gives a certificate's subject or issuer: the
+#   whole DN (xtext-encoded on the wire; the bridge decodes it)
+mta_tls_name() {
+	printf '%s\n' "$1"
+}
+
 # mta_has_xclient - Debian's Sendmail is built without XCLIENT
 mta_has_xclient() {
 	return 1
@@ -320,4 +315,15 @@ mta_qid_at() {
 #   (on the first line of a multi-line one; not at MAIL, where it has no address)
 mta_rcpt_echo() {
 	printf '<%s>\\.\\.\\. ' "$(printf '%s' "$1" | sed 's/[.[\*^$()+?{|]/\\&/g')"
+}
+
+# mta_plain_enhanced STATUS - Sendmail adds X.0.0 to a reply that came without an
+#   enhanced status code (a regex)
+mta_plain_enhanced() {
+	printf '%s\\.0\\.0 ' "${1%??}"
+}
+
+# mta_keeps_quarantine_reason - Sendmail keeps it in the "q" line of the queue file
+mta_keeps_quarantine_reason() {
+	return 0
 }

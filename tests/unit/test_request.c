@@ -768,6 +768,57 @@ static void test_body_nul_and_control_bytes_are_escaped(void **state)
 	fixture_free(f);
 }
 
+/*
+ * Plain text is checked eight bytes at a time: a byte that needs escaping must be found
+ * at every position of a word, whatever the bytes around it.
+ */
+static void test_special_byte_at_every_offset_is_escaped(void **state)
+{
+	static const struct {
+		const char *raw;
+		size_t rawlen;
+		const char *want; /* what a JSON parser reads back */
+		size_t wantlen;
+	} specials[] = {
+	    {RAW("\0"), RAW("\0")},     {RAW("\x1f"), RAW("\x1f")},
+	    {RAW(" "), RAW(" ")},       {RAW("\""), RAW("\"")},
+	    {RAW("\\"), RAW("\\")},     {RAW("\x7f"), RAW("\x7f")},
+	    {RAW("\x80"), RAW(FFFD)},   {RAW("\xc3\xa9"), RAW("\xc3\xa9")},
+	    {RAW("!"), RAW("!")},       {RAW("#"), RAW("#")},
+	    {RAW("["), RAW("[")},       {RAW("]"), RAW("]")},
+	    {RAW("\r\n"), RAW("\r\n")},
+	};
+	char raw[40], want[48];
+
+	for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+		for (size_t at = 0; at < 20; at++) {
+			struct fixture *f = fixture_new();
+			struct json_object *j, *c;
+			size_t rawlen, wantlen, len;
+			char *text;
+
+			memset(raw, 'a', at);
+			memcpy(raw + at, specials[k].raw, specials[k].rawlen);
+			memcpy(raw + at + specials[k].rawlen, "bcdefghijk", 10);
+			rawlen = at + specials[k].rawlen + 10;
+			memset(want, 'a', at);
+			memcpy(want + at, specials[k].want, specials[k].wantlen);
+			memcpy(want + at + specials[k].wantlen, "bcdefghijk", 10);
+			wantlen = at + specials[k].wantlen + 10;
+
+			assert_int_equal(buf_append(&f->s.body, raw, rawlen), 0);
+			text = render(&f->s, STAGE_DATA, &len);
+			j = parse_strict(text, len);
+			c = path(j, "message.contents");
+			assert_int_equal(json_object_get_string_len(c), wantlen);
+			assert_memory_equal(json_object_get_string(c), want, wantlen);
+			json_object_put(j);
+			free(text);
+			fixture_free(f);
+		}
+	}
+}
+
 /* tricky_fixture - a data request whose body puts escapes and multi-byte sequences everywhere */
 static struct fixture *tricky_fixture(void)
 {
@@ -955,6 +1006,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_body_gives_empty_contents),
 	    cmocka_unit_test(test_body_invalid_utf8_becomes_replacement_character),
 	    cmocka_unit_test(test_body_nul_and_control_bytes_are_escaped),
+	    cmocka_unit_test(test_special_byte_at_every_offset_is_escaped),
 	    cmocka_unit_test(test_read_with_every_buffer_size_matches_to_string),
 	    cmocka_unit_test(test_read_returns_zero_at_end_and_again),
 	    cmocka_unit_test(test_rewind_restarts_from_first_byte),
