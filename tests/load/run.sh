@@ -135,39 +135,9 @@ BRIDGE_PID=$!
 PIDS+=("$BRIDGE_PID")
 wait_for 10 test -S "$TMP/milter.sock" || { echo "Bail out! the bridge did not start: $(tail -3 "$TMP/bridge.log")"; exit 1; }
 
-# counts - "threads other hook pairs" of the bridge: its threads; its descriptors
-#   in three heaps: TCP connections to the hook server (hook), unnamed unix
-#   sockets (pairs: libcurl gives every easy handle a wake-up socket pair) and
-#   all the rest (other)
+# counts - "threads other hook pairs rss_kb" of the bridge (tests/lib/proccount.py)
 counts() {
-	"$PYTHON3" - "$BRIDGE_PID" "$HOOK_PORT" <<'EOF'
-import os, sys
-pid, port = sys.argv[1], "%04X" % int(sys.argv[2])
-hook, unnamed = set(), set()
-for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-    try:
-        rows = [l.split() for l in open(table).readlines()[1:]]
-    except OSError:
-        continue
-    hook.update(r[9] for r in rows if r[2].endswith(":" + port))
-try:
-    unnamed.update(r[6] for r in (l.split() for l in open("/proc/net/unix").readlines()[1:])
-                   if len(r) == 7)
-except OSError:
-    pass
-fds = os.listdir("/proc/%s/fd" % pid)
-n_hook = n_pair = 0
-for fd in fds:
-    try:
-        link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-    except OSError:
-        continue
-    if link.startswith("socket:[") and link[8:-1] in hook:
-        n_hook += 1
-    elif link.startswith("socket:[") and link[8:-1] in unnamed:
-        n_pair += 1
-print(len(os.listdir("/proc/%s/task" % pid)), len(fds) - n_hook - n_pair, n_hook, n_pair)
-EOF
+	"$PYTHON3" "$top_srcdir/tests/lib/proccount.py" "$BRIDGE_PID" "$HOOK_PORT"
 }
 
 # settled THREADS OTHER - the bridge is back to at most these threads and other
