@@ -20,7 +20,8 @@ must get is known in advance:
            session then aborts the message (SMFIC_ABORT) as an MTA does
     K = 2, 3: accepted; the data hook adds a header: 'h' X-Load, then 'a' or 'c'
 Every read has a timeout (--timeout, default 60 s). With --pid, the peak
-thread count of that process seen while the sessions were open is reported.
+thread count of that process seen while the sessions were open is reported
+(sampled every 50 ms, so it may miss the very top).
 
 Prints a JSON summary (also written to --result): sessions, negotiated,
 all_open_together, outcomes {expected: n}, wrong [first few mismatches],
