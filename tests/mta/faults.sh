@@ -15,7 +15,17 @@
 #   false: delivered once, z asked at every stage and its five headers there
 #     (the chain went on), nothing of the failed hook's answer applied;
 #   both: one error line for the hook, at its stage, with the error's kind and
-#     the policy; a hook that got the request got it once.
+#     the policy; a hook that got the request got it once (the "close" kind
+#     once or twice: libcurl sends a request again when a reused keep-alive
+#     connection closes before any answer).
+# The kinds: unreachable (nothing listens on the port), close (the hook
+# server reads the request and closes), timeout (a listener that never
+# accepts: the request is taken in, no answer comes), slow (the answer, a
+# reject, comes 0.6 s after the timeout), http4xx (403 with an accept body),
+# http5xx (503), notjson, truncated (a Content-Length of 1000, 10 bytes, then
+# close), badaction ("bounce"), oversized (8 kB past a 4 kB
+# max-response-size), badmod (a good addHeader then one with a space in the
+# name: neither is applied), tls (a certificate the bridge does not trust).
 # The MTA side: a client that vanishes mid-DATA, RSET after RCPT, a rejected
 # recipient then a new transaction, 50 messages in one session (pipelined and
 # not). Every message any of them sends goes into a ledger; the last scenario
@@ -54,7 +64,7 @@ FAULT_SCENARIOS+=(
 	"fa_rcpt_rejected|recipients refused by a hook, then RSET and a new MAIL: envelopes kept apart"
 	"fa_many|50 messages in one SMTP session, every outcome mixed: each accounted for"
 	"fa_many_pipelined|50 messages pipelined in one SMTP session: each accounted for"
-	"fa_account|the ledger: every message of the run accounted for, none lost, none twice"
+	"fa_account|the ledger: every message of the run accounted for, none lost, none twice; every bridge session closed"
 )
 
 FA_LEDGER=
@@ -103,9 +113,9 @@ print("ABSENT")
 EOF
 }
 
-# fa_eml MSGID_PART - the captured file of that message (empty when none)
+# fa_eml NAME - the captured file of message NAME, as fa_txn named it (empty when none)
 fa_eml() {
-	"$PYTHON3" - "$CAPTURE_DIR" "<$1@mtahooks.test>" <<'EOF'
+	"$PYTHON3" - "$CAPTURE_DIR" "<$1.$$@mtahooks.test>" <<'EOF'
 import os, re, sys
 d = sys.argv[1]
 for name in sorted(os.listdir(d)):
@@ -123,14 +133,18 @@ fa_log_errors() {
 	tail -c "+$(($1 + 1))" "$BRIDGE_LOG" | grep -E ': error: ' || true
 }
 
-# fa_threads - the bridge's thread count
-fa_threads() {
-	find "/proc/$BRIDGE_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+# fa_open_sessions OFF - the bridge's sessions that negotiated after byte OFF of
+#   its log and have not closed yet (its debug lines "session=N negotiated" and
+#   "session=N closed"), space separated
+fa_open_sessions() {
+	tail -c "+$(($1 + 1))" "$BRIDGE_LOG" | sed -n 's/.*: debug: session=\([0-9]*\) \(negotiated\|closed\).*/\1 \2/p' |
+		awk '$2 == "negotiated" { open[$1] = 1 } $2 == "closed" { delete open[$1] }
+			END { for (s in open) printf "%s ", s }'
 }
 
-# fa_threads_at_most N - the bridge runs at most N threads
-fa_threads_at_most() {
-	[ "$(fa_threads)" -le "$1" ]
+# fa_all_closed OFF - every session since byte OFF of the log has closed
+fa_all_closed() {
+	[ -z "$(fa_open_sessions "$1")" ]
 }
 
 # ---- the fault matrix ------------------------------------------------------------
@@ -350,18 +364,16 @@ fa_session() {
 }
 
 fa_vanish() {
-	local before threads
 	FA_SCENARIO=fa_vanish
 	fa_fresh
 	hook_script '{"default": {"json": {"action": "accept"}}}'
-	before=$(fa_threads)
 	fa_send vanish "$(fa_session vanish \
 		"$(fa_txn vanish "vanish@client.mtahooks.test" "\"vanish@$FA_DOM\"" abandoned \
 			'"abort": "vanish-in-data", "body": "'"$(printf 'line of the body %04d\\r\\n' $(seq 200) | tr -d '\n')"'"')")"
 	expect "what the client saw" "$(fa_result vanish seen)" vanished
-	# The MTA ends the milter session; its thread goes (bounded wait).
-	wait_for 10 fa_threads_at_most "$before" ||
-		fail "the bridge had $before threads before and still has $(fa_threads)"
+	# The MTA ends the milter session, and the bridge frees it (bounded wait).
+	wait_for 10 fa_all_closed "$FA_LOG_OFF" ||
+		fail "bridge sessions still open after the client went: $(fa_open_sessions "$FA_LOG_OFF")"
 	# A following message on a new connection is not disturbed.
 	fa_send vanish-next "$(fa_session vanish-next \
 		"$(fa_txn vanish-next "$FA_FROM" "\"vanish-next@$FA_DOM\"" delivered)")"
@@ -399,7 +411,7 @@ fa_rset() {
 	expect "envelope.to at the second rcpt" "$(rec rcpt:2 envelope.to)" \
 		"[{\"address\":\"next@$FA_DOM\"}]"
 	expect "envelope.from at data" "$(rec data envelope.from.address)" "\"$FA_FROM\""
-	eml=$(fa_eml "rset-next.$$")
+	eml=$(fa_eml rset-next)
 	[ -n "$eml" ] || return
 	expect "headers from the aborted transaction" \
 		"$(mail_named "$eml" X-Aborted-Mail)$(mail_named "$eml" X-Aborted-Rcpt)" '[][]'
@@ -429,7 +441,7 @@ fa_rcpt_rejected() {
 	expect "envelope.to at the first data" "$(rec data:1 envelope.to)" "[{\"address\":\"keep@$FA_DOM\"}]"
 	expect "envelope.to at the second data" "$(rec data:2 envelope.to)" "[{\"address\":\"next@$FA_DOM\"}]"
 	expect "envelope.from at the second data" "$(rec data:2 envelope.from.address)" "\"$FA_FROM\""
-	eml=$(fa_eml "rr-next.$$")
+	eml=$(fa_eml rr-next)
 	[ -n "$eml" ] && expect "header from the refused transaction" "$(mail_named "$eml" X-Refused-Txn)" '[]'
 	expect "errors logged" "$(fa_log_errors "$FA_LOG_OFF")" ""
 	bridge_alive
@@ -503,6 +515,10 @@ fa_account() {
 	fi
 	mta_wait_idle || fail "the MTA queue did not drain: $(mta_queue_summary)"
 	[ -z "$(mta_held_ids)" ] || fail "held messages: $(mta_held_ids | tr '\n' ' ')"
+	# Every milter session of the run ended and was freed.
+	grep -q ': debug: session=[0-9]* negotiated' "$BRIDGE_LOG" ||
+		fail "no session lines in the bridge's log (is it at -v -v?)"
+	wait_for 10 fa_all_closed 0 || fail "bridge sessions never closed: $(fa_open_sessions 0)"
 	out=$("$PYTHON3" "$MT_DIR/ledger.py" account "$(fa_ledger)" "$CAPTURE_DIR" "$HOOK_RECORD") ||
 		fail "not accounted for: $(printf '%s\n' "$out" | head -8 | tr '\n' '|')"
 	diag "$(printf '%s\n' "$out" | tail -1 | sed 's/^# //')"
