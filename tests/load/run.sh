@@ -26,6 +26,10 @@
 #                wake-up socket pair, so at most 64 connections and 128 unnamed
 #                unix sockets besides;
 #   round two ends with no more of either than round one.
+# RSS is printed, not judged (tests/soak judges memory): a burst of a thousand
+# concurrent sessions leaves glibc's malloc holding about 110 MB of freed
+# arena memory, of which each round touches a little more, while the bytes in
+# use stay at about 1.3 MB round after round (malloc_stats, observed).
 # Each session needs a descriptor in the bridge, in the client and in the hook
 # server (two in the bridge while its hook call runs): the soft limit of open
 # files is raised to 4 x LOAD_SESSIONS + 256 when lower (the hard limit allows
