@@ -408,6 +408,9 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
 class HookServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The load test opens a thousand connections at once; with socketserver's
+    # default backlog of 5 most would wait for SYN retransmissions.
+    request_queue_size = 1024
 
     def server_bind(self):
         # HTTPServer.server_bind looks up the host's FQDN, which can stall for seconds
