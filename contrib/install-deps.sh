@@ -4,9 +4,10 @@
 #   contrib/install-deps.sh          build and run the daemon
 #   contrib/install-deps.sh --test   also what the test layers need (cmocka, miltertest,
 #                                    Postfix, swaks, Cyrus SASL tools for AUTH tests,
-#                                    nginx-light for the benchmark, Node.js for the
-#                                    example handler contrib/hooks/policy.js, debhelper
-#                                    for the .deb built from debian/).
+#                                    nginx-light for tests/http and the
+#                                    benchmark, Node.js for the example handler
+#                                    contrib/hooks/policy.js, debhelper for the .deb
+#                                    built from debian/).
 #                                    Sendmail is not installed: it conflicts with Postfix,
 #                                    and tests/mta/sendmail.sh fetches its .debs itself.
 #

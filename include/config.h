@@ -21,6 +21,11 @@
  *	String values may hold %{env:NAME}% and %{file:/path}% substitutions
  *	(a file's content loses one trailing newline).
  *
+ *	A hook names its endpoint with url, or several with urls = [...] (one of
+ *	the two; hook->urls holds them either way). The files of its [tls] table
+ *	are checked readable at load (as the user loading it: before -u drops
+ *	privileges, a file only root can read still passes).
+ *
  *	A hook's enable is compiled by expr.c: when its value cannot depend on
  *	the session, enable says it and enable_expr is NULL; otherwise enable is 1
  *	and hooks.c evaluates enable_expr at each stage. The stages of hooks
@@ -32,9 +37,9 @@
  *	duration "3x" (use ms, s, m, h or d)'. Unknown keys and tables are errors,
  *	with 'did you mean "timeout"?' when a known key of that table is close.
  *	Warnings (the "auth" stage, which never fires under milter; an auth.secret
- *	written in clear, not through a substitution, in a file that config_load
- *	finds readable by group or others) are logged with log_msg(LOG_WARNING)
- *	and do not fail the load. Secrets never appear in a message.
+ *	or signature.secret written in clear, not through a substitution, in a
+ *	file that config_load finds readable by group or others) are logged with
+ *	log_msg(LOG_WARNING) and do not fail the load. Secrets never appear in a message.
  *
  *	A loaded configuration is immutable and reference-counted: it starts with
  *	one reference owned by the caller. config_set_current takes over the
@@ -63,21 +68,40 @@ enum stage { STAGE_CONNECT, STAGE_EHLO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA };
 
 struct expr;
 
+/* How a hook with several endpoints picks the first one to try (options.balance). */
+enum hook_balance {
+	HOOK_BALANCE_FAILOVER,   /* "failover": always in the order written */
+	HOOK_BALANCE_ROUND_ROBIN /* "round-robin": each request starts one further on */
+};
+
 struct hook {
 	char *id;                 /* the "<id>" of [session.hook."<id>"] */
 	int enable;               /* 0 only when enable is constantly false (default true) */
 	struct expr *enable_expr; /* enable when it depends on the session (expr.h), else NULL */
-	char *url;                /* http:// or https:// */
+	char *url;       /* the first endpoint, http:// or https://: urls[0], borrowed from urls */
+	char **urls;     /* url = "..." or urls = [...]: the endpoints in order, owned */
+	size_t nurls;    /* at least 1 in a loaded configuration */
 	unsigned stages; /* STAGE_BIT()s; default: none (a hook without stages is never called, with
 	                    a warning) */
 	long timeout_ms; /* timeout, default 30s */
 	int allow_invalid_certs; /* default false */
 	char **headers;          /* "Name: value", each checked for CR/LF and ':' */
 	size_t nheaders;
-	int tempfail_on_error;    /* options.tempfail-on-error, default true */
-	size_t max_response_size; /* options.max-response-size, default 52428800 */
-	char *auth_username;      /* auth.username, NULL when not set */
-	char *auth_secret;        /* auth.secret, NULL when not set; never logged */
+	int tempfail_on_error;     /* options.tempfail-on-error, default true */
+	size_t max_response_size;  /* options.max-response-size, default 52428800 */
+	char *auth_username;       /* auth.username, NULL when not set */
+	char *auth_secret;         /* auth.secret, NULL when not set; never logged */
+	unsigned max_connections;  /* options.max-connections, default 8 (0 here: the default) */
+	int http2_prior_knowledge; /* options.http2-prior-knowledge: h2c on http://, default 0 */
+	enum hook_balance balance; /* options.balance, default HOOK_BALANCE_FAILOVER */
+	long retry_after_ms;       /* options.retry-after, default 10s (0 here: the default) */
+	int use_proxy;             /* options.use-proxy: libcurl's proxy variables, default 0 */
+	char *tls_ca_file;         /* tls.ca-file, NULL: the system's CA store */
+	char *tls_ca_path;         /* tls.ca-path, NULL: the system's CA store */
+	char *tls_cert_file;       /* tls.cert-file: client certificate (mTLS), NULL: none */
+	char *tls_key_file;        /* tls.key-file: its private key, set with tls_cert_file */
+	int tls_min_version;       /* tls.min-version: 12 or 13, 0: libcurl's default */
+	char *signature_secret;    /* signature.secret, NULL: unsigned; never logged */
 };
 
 struct config {

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -31,6 +34,10 @@
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_MAX_MSG    ((size_t)64 * 1024 * 1024)
 #define DEFAULT_MAX_RESP   ((size_t)52428800)
+#define DEFAULT_MAX_CONN   8u
+#define MAX_CONN_LIMIT     1024u /* the most options.max-connections may say */
+#define DEFAULT_RETRY_MS   10000L
+#define URLS_MAX           32 /* the most endpoints one hook may list */
 
 /* A key a table knows; say is what "did you mean" offers for it (NULL: the name itself). */
 struct known_key {
@@ -98,6 +105,23 @@ static void parse_options(struct parser *p, struct json_object *tbl, const char 
                           struct hook *hook);
 static void parse_auth(struct parser *p, struct json_object *tbl, const char *prefix,
                        struct hook *hook);
+static void parse_url(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                      struct hook *hook);
+static void parse_urls(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                       struct hook *hook);
+static void parse_tls(struct parser *p, struct json_object *tbl, const char *prefix,
+                      struct hook *hook);
+static void parse_signature(struct parser *p, struct json_object *tbl, const char *prefix,
+                            struct hook *hook);
+static int get_path(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                    int dir, char **out);
+static int get_secret(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                      char **out);
+static void urls_free(struct hook *hook);
+static void parse_max_connections(struct parser *p, struct json_object *v, const char *key,
+                                  unsigned line, struct hook *hook);
+static void parse_balance(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                          struct hook *hook);
 static void hook_clear(struct hook *hook);
 static void config_free(struct config *cfg);
 static void secret_free(char *s);
@@ -116,21 +140,54 @@ static const struct known_key top_keys[] = {
 static const struct known_key milter_keys[] = {
     {"listen", NULL}, {"server-name", NULL}, {"max-message-size", NULL}, {NULL, NULL}};
 static const struct known_key session_keys[] = {{"hook", NULL}, {NULL, NULL}};
-static const struct known_key hook_keys[] = {{"enable", NULL},
-                                             {"url", NULL},
-                                             {"stages", NULL},
-                                             {"timeout", NULL},
-                                             {"allow-invalid-certs", NULL},
-                                             {"headers", NULL},
-                                             {"options", NULL},
-                                             {"auth", NULL},
-                                             {"tempfail-on-error", "options.tempfail-on-error"},
-                                             {"max-response-size", "options.max-response-size"},
-                                             {"username", "auth.username"},
-                                             {"secret", "auth.secret"},
-                                             {NULL, NULL}};
+static const struct known_key hook_keys[] = {
+    {"enable", NULL},
+    {"url", NULL},
+    {"stages", NULL},
+    {"timeout", NULL},
+    {"allow-invalid-certs", NULL},
+    {"headers", NULL},
+    {"options", NULL},
+    {"auth", NULL},
+    {"urls", NULL},
+    {"tls", NULL},
+    {"signature", NULL},
+    {"tempfail-on-error", "options.tempfail-on-error"},
+    {"max-response-size", "options.max-response-size"},
+    {"max-connections", "options.max-connections"},
+    {"http2-prior-knowledge", "options.http2-prior-knowledge"},
+    {"balance", "options.balance"},
+    {"retry-after", "options.retry-after"},
+    {"use-proxy", "options.use-proxy"},
+    {"username", "auth.username"},
+    {"secret", "auth.secret"},
+    {"ca-file", "tls.ca-file"},
+    {"ca-path", "tls.ca-path"},
+    {"cert-file", "tls.cert-file"},
+    {"key-file", "tls.key-file"},
+    {"min-version", "tls.min-version"},
+    {NULL, NULL}};
 static const struct known_key options_keys[] = {
-    {"tempfail-on-error", NULL}, {"max-response-size", NULL}, {NULL, NULL}};
+    {"tempfail-on-error", NULL}, {"max-response-size", NULL},
+    {"max-connections", NULL},   {"http2-prior-knowledge", NULL},
+    {"balance", NULL},           {"retry-after", NULL},
+    {"use-proxy", NULL},         {"http2", "http2-prior-knowledge"},
+    {"proxy", "use-proxy"},      {NULL, NULL}};
+/* curl and nginx spell some of them without the dash. */
+static const struct known_key tls_keys[] = {{"ca-file", NULL},
+                                            {"ca-path", NULL},
+                                            {"cert-file", NULL},
+                                            {"key-file", NULL},
+                                            {"min-version", NULL},
+                                            {"cacert", "ca-file"},
+                                            {"capath", "ca-path"},
+                                            {"cert", "cert-file"},
+                                            {"key", "key-file"},
+                                            {"allow-invalid-certs", "allow-invalid-certs (in the "
+                                                                    "hook's table)"},
+                                            {NULL, NULL}};
+static const struct known_key signature_keys[] = {
+    {"secret", NULL}, {"key", "secret"}, {NULL, NULL}};
 /* Other programs call them user and password. */
 static const struct known_key auth_keys[] = {{"username", NULL},
                                              {"secret", NULL},
@@ -470,13 +527,30 @@ static void hook_clear(struct hook *hook)
 {
 	free(hook->id);
 	expr_free(hook->enable_expr);
-	free(hook->url);
+	urls_free(hook);
 	for (size_t i = 0; i < hook->nheaders; i++)
 		secret_free(hook->headers[i]); /* "Authorization: Bearer ..." is a secret too */
 	free(hook->headers);
 	free(hook->auth_username);
 	secret_free(hook->auth_secret);
+	free(hook->tls_ca_file);
+	free(hook->tls_ca_path);
+	free(hook->tls_cert_file);
+	free(hook->tls_key_file);
+	secret_free(hook->signature_secret);
 	memset(hook, 0, sizeof(*hook));
+}
+
+/* urls_free - free a hook's endpoints; url is one of them */
+static void urls_free(struct hook *hook)
+{
+	/* A URL may hold "user:password@". */
+	for (size_t i = 0; i < hook->nurls; i++)
+		secret_free(hook->urls[i]);
+	free(hook->urls);
+	hook->urls = NULL;
+	hook->nurls = 0;
+	hook->url = NULL;
 }
 
 /* secret_free - wipe and free a string that may hold a secret */
@@ -1203,8 +1277,7 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 {
 	struct json_object_iterator it, end;
 	char prefix[KEY_MAX];
-	unsigned tline;
-	int have_url = 0;
+	unsigned tline, url_line = 0, urls_line = 0;
 
 	/* The id is always quoted, as Stalwart's examples write it. */
 	key_join(prefix, sizeof(prefix), "session.hook", id, 1);
@@ -1213,6 +1286,9 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 	hook->timeout_ms = DEFAULT_TIMEOUT_MS;
 	hook->tempfail_on_error = 1;
 	hook->max_response_size = DEFAULT_MAX_RESP;
+	hook->max_connections = DEFAULT_MAX_CONN;
+	hook->balance = HOOK_BALANCE_FAILOVER;
+	hook->retry_after_ms = DEFAULT_RETRY_MS;
 	hook->id = strdup(id);
 	if (hook->id == NULL) {
 		add_error(p, tline, prefix, "out of memory");
@@ -1240,25 +1316,16 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 		struct json_object *v = json_object_iter_peek_value(&it);
 		unsigned line = line_of(p, v, tline);
 		char key[KEY_MAX];
-		struct strval s;
 
 		key_join(key, sizeof(key), prefix, k, 0);
 		if (strcmp(k, "enable") == 0) {
 			parse_enable(p, v, key, line, hook);
 		} else if (strcmp(k, "url") == 0) {
-			have_url = 1;
-			if (get_string(p, v, key, line, &s) < 0)
-				continue;
-			/* The URL may carry credentials: the message does not quote it. */
-			if (check_url(s.value) < 0) {
-				add_error(p, line, key,
-				          "expected an http:// or https:// URL with a host and no "
-				          "spaces");
-				free(s.value);
-				continue;
-			}
-			free(hook->url);
-			hook->url = s.value;
+			url_line = line;
+			parse_url(p, v, key, line, hook);
+		} else if (strcmp(k, "urls") == 0) {
+			urls_line = line;
+			parse_urls(p, v, key, line, hook);
 		} else if (strcmp(k, "stages") == 0) {
 			parse_stages(p, v, key, line, hook);
 		} else if (strcmp(k, "timeout") == 0) {
@@ -1277,15 +1344,30 @@ static void parse_hook(struct parser *p, const char *id, struct json_object *tbl
 				parse_auth(p, v, prefix, hook);
 			else
 				add_error(p, line, key, "expected a table");
+		} else if (strcmp(k, "tls") == 0) {
+			if (json_object_is_type(v, json_type_object))
+				parse_tls(p, v, prefix, hook);
+			else
+				add_error(p, line, key, "expected a table");
+		} else if (strcmp(k, "signature") == 0) {
+			if (json_object_is_type(v, json_type_object))
+				parse_signature(p, v, prefix, hook);
+			else
+				add_error(p, line, key, "expected a table");
 		} else {
 			unknown_key(p, line, key, k, hook_keys);
 		}
 	}
-	if (!have_url) {
+	if (url_line == 0 && urls_line == 0) {
 		char key[KEY_MAX];
 
 		key_join(key, sizeof(key), prefix, "url", 0);
 		add_error(p, tline, key, "missing (every hook needs a url)");
+	} else if (url_line != 0 && urls_line != 0) {
+		char key[KEY_MAX];
+
+		key_join(key, sizeof(key), prefix, "urls", 0);
+		add_error(p, urls_line, key, "use url or urls, not both");
 	}
 	if (hook->stages == 0 && hook->enable && hook->id[0] != '\0') {
 		int auth_only = 0;
@@ -1537,9 +1619,322 @@ static void parse_options(struct parser *p, struct json_object *tbl, const char 
 			get_bool(p, v, key, line, &hook->tempfail_on_error);
 		else if (strcmp(k, "max-response-size") == 0)
 			get_size(p, v, key, line, &hook->max_response_size);
+		else if (strcmp(k, "max-connections") == 0)
+			parse_max_connections(p, v, key, line, hook);
+		else if (strcmp(k, "http2-prior-knowledge") == 0)
+			get_bool(p, v, key, line, &hook->http2_prior_knowledge);
+		else if (strcmp(k, "balance") == 0)
+			parse_balance(p, v, key, line, hook);
+		else if (strcmp(k, "retry-after") == 0)
+			get_duration(p, v, key, line, &hook->retry_after_ms);
+		else if (strcmp(k, "use-proxy") == 0)
+			get_bool(p, v, key, line, &hook->use_proxy);
 		else
 			unknown_key(p, line, key, k, options_keys);
 	}
+}
+
+/* parse_max_connections - options.max-connections: an integer from 1 to MAX_CONN_LIMIT */
+static void parse_max_connections(struct parser *p, struct json_object *v, const char *key,
+                                  unsigned line, struct hook *hook)
+{
+	int64_t n;
+
+	if (!json_object_is_type(v, json_type_int)) {
+		add_error(p, line, key, "expected an integer");
+		return;
+	}
+	n = json_object_get_int64(v);
+	if (n < 1)
+		add_error(p, line, key, "must be at least 1");
+	else if (n > (int64_t)MAX_CONN_LIMIT)
+		add_error(p, line, key, "must be at most %u", MAX_CONN_LIMIT);
+	else
+		hook->max_connections = (unsigned)n;
+}
+
+/* parse_balance - options.balance: "failover" or "round-robin" */
+static void parse_balance(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                          struct hook *hook)
+{
+	char q[SHOWN_MAX + 16];
+	struct strval s;
+
+	if (get_string(p, v, key, line, &s) < 0)
+		return;
+	if (strcmp(s.value, "failover") == 0) {
+		hook->balance = HOOK_BALANCE_FAILOVER;
+	} else if (strcmp(s.value, "round-robin") == 0) {
+		hook->balance = HOOK_BALANCE_ROUND_ROBIN;
+	} else {
+		shown(q, sizeof(q), s.raw);
+		add_error(p, line, key, "invalid balance %s (use \"failover\" or \"round-robin\")",
+		          q);
+	}
+	free(s.value);
+}
+
+/* parse_url - url = "...": the hook's one endpoint */
+static void parse_url(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                      struct hook *hook)
+{
+	struct strval s;
+	char **urls;
+
+	if (get_string(p, v, key, line, &s) < 0)
+		return;
+	/* The URL may carry credentials: the message does not quote it. */
+	if (check_url(s.value) < 0) {
+		add_error(p, line, key,
+		          "expected an http:// or https:// URL with a host and no spaces");
+		secret_free(s.value);
+		return;
+	}
+	if ((urls = calloc(1, sizeof(*urls))) == NULL) {
+		add_error(p, line, key, "out of memory");
+		secret_free(s.value);
+		return;
+	}
+	urls_free(hook);
+	urls[0] = s.value;
+	hook->urls = urls;
+	hook->nurls = 1;
+	hook->url = urls[0];
+}
+
+/* parse_urls - urls = ["...", ...]: the hook's endpoints, in the order they are tried */
+static void parse_urls(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                       struct hook *hook)
+{
+	size_t n, count = 0;
+	char **urls;
+	int bad = 0;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		add_error(p, line, key, "expected an array of URLs");
+		return;
+	}
+	n = json_object_array_length(v);
+	if (n == 0) {
+		add_error(p, line, key, "must list at least one URL");
+		return;
+	}
+	if (n > URLS_MAX) {
+		add_error(p, line, key, "at most %d URLs", URLS_MAX);
+		return;
+	}
+	if ((urls = calloc(n, sizeof(*urls))) == NULL) {
+		add_error(p, line, key, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		unsigned eline = line_of(p, e, line);
+		struct strval s;
+
+		if (!json_object_is_type(e, json_type_string)) {
+			add_error(p, eline, key, "URL %zu: expected a string", i + 1);
+			bad = 1;
+			continue;
+		}
+		if (get_string(p, e, key, eline, &s) < 0) {
+			bad = 1;
+			continue;
+		}
+		/* Like url, not quoted: it may carry credentials. */
+		if (check_url(s.value) < 0) {
+			add_error(p, eline, key,
+			          "URL %zu: expected an http:// or https:// URL with a host and no "
+			          "spaces",
+			          i + 1);
+			secret_free(s.value);
+			bad = 1;
+			continue;
+		}
+		urls[count++] = s.value;
+	}
+	if (bad) {
+		for (size_t i = 0; i < count; i++)
+			secret_free(urls[i]);
+		free(urls);
+		return;
+	}
+	urls_free(hook);
+	hook->urls = urls;
+	hook->nurls = count;
+	hook->url = urls[0];
+}
+
+/* parse_tls - [session.hook."<id>".tls]: CA, client certificate, lowest version */
+static void parse_tls(struct parser *p, struct json_object *tbl, const char *prefix,
+                      struct hook *hook)
+{
+	struct json_object_iterator it = json_object_iter_begin(tbl);
+	struct json_object_iterator end = json_object_iter_end(tbl);
+	unsigned tline = line_of(p, tbl, 0);
+	unsigned cert_line = 0, key_line = 0;
+	char tprefix[KEY_MAX];
+	char key[KEY_MAX];
+
+	key_join(tprefix, sizeof(tprefix), prefix, "tls", 0);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		struct json_object *v = json_object_iter_peek_value(&it);
+		unsigned line = line_of(p, v, tline);
+		char *path;
+
+		key_join(key, sizeof(key), tprefix, k, 0);
+		if (strcmp(k, "ca-file") == 0) {
+			if (get_path(p, v, key, line, 0, &path) == 0) {
+				free(hook->tls_ca_file);
+				hook->tls_ca_file = path;
+			}
+		} else if (strcmp(k, "ca-path") == 0) {
+			if (get_path(p, v, key, line, 1, &path) == 0) {
+				free(hook->tls_ca_path);
+				hook->tls_ca_path = path;
+			}
+		} else if (strcmp(k, "cert-file") == 0) {
+			cert_line = line;
+			if (get_path(p, v, key, line, 0, &path) == 0) {
+				free(hook->tls_cert_file);
+				hook->tls_cert_file = path;
+			}
+		} else if (strcmp(k, "key-file") == 0) {
+			key_line = line;
+			if (get_path(p, v, key, line, 0, &path) == 0) {
+				free(hook->tls_key_file);
+				hook->tls_key_file = path;
+			}
+		} else if (strcmp(k, "min-version") == 0) {
+			struct strval s;
+
+			if (get_string(p, v, key, line, &s) < 0)
+				continue;
+			if (strcmp(s.value, "1.2") == 0) {
+				hook->tls_min_version = 12;
+			} else if (strcmp(s.value, "1.3") == 0) {
+				hook->tls_min_version = 13;
+			} else {
+				char q[SHOWN_MAX + 16];
+
+				shown(q, sizeof(q), s.raw);
+				add_error(p, line, key,
+				          "invalid TLS version %s (use \"1.2\" or \"1.3\")", q);
+			}
+			free(s.value);
+		} else {
+			unknown_key(p, line, key, k, tls_keys);
+		}
+	}
+	/* A certificate is useless without its key, and a key without its certificate. */
+	if (cert_line != 0 && key_line == 0) {
+		key_join(key, sizeof(key), tprefix, "cert-file", 0);
+		add_error(p, cert_line, key, "needs key-file too (the client certificate's key)");
+	} else if (key_line != 0 && cert_line == 0) {
+		key_join(key, sizeof(key), tprefix, "key-file", 0);
+		add_error(p, key_line, key, "needs cert-file too (the client certificate)");
+	}
+}
+
+/* parse_signature - [session.hook."<id>".signature]: the secret that signs each request */
+static void parse_signature(struct parser *p, struct json_object *tbl, const char *prefix,
+                            struct hook *hook)
+{
+	struct json_object_iterator it = json_object_iter_begin(tbl);
+	struct json_object_iterator end = json_object_iter_end(tbl);
+	unsigned tline = line_of(p, tbl, 0);
+	char sprefix[KEY_MAX];
+
+	key_join(sprefix, sizeof(sprefix), prefix, "signature", 0);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		struct json_object *v = json_object_iter_peek_value(&it);
+		unsigned line = line_of(p, v, tline);
+		char key[KEY_MAX];
+		char *secret;
+
+		key_join(key, sizeof(key), sprefix, k, 0);
+		if (strcmp(k, "secret") != 0) {
+			unknown_key(p, line, key, k, signature_keys);
+			continue;
+		}
+		if (get_secret(p, v, key, line, &secret) < 0)
+			continue;
+		/* An empty key signs nothing anyone could not forge. */
+		if (secret[0] == '\0') {
+			add_error(p, line, key, "must not be empty");
+			secret_free(secret);
+			continue;
+		}
+		secret_free(hook->signature_secret);
+		hook->signature_secret = secret;
+	}
+}
+
+/*
+ * get_path - a file (dir 0) or directory (dir 1) name that this process can read now;
+ * 0 ok with *out malloc'd, -1 reported
+ */
+static int get_path(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                    int dir, char **out)
+{
+	char q[SHOWN_MAX + 16];
+	struct strval s;
+	struct stat st;
+	int fd, err = 0;
+
+	*out = NULL;
+	if (get_string(p, v, key, line, &s) < 0)
+		return -1;
+	if (s.value[0] == '\0') {
+		add_error(p, line, key, "must not be empty");
+		free(s.value);
+		return -1;
+	}
+	shown(q, sizeof(q), s.value);
+	/* Opening is the test that counts: access() answers for the real, not effective, user. */
+	if (dir) {
+		DIR *d = opendir(s.value);
+
+		if (d == NULL)
+			err = errno;
+		else
+			closedir(d);
+	} else if ((fd = open(s.value, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+		err = errno;
+	} else {
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+			err = EISDIR;
+		close(fd);
+	}
+	if (err != 0) {
+		add_error(p, line, key, "cannot read %s: %s", q, strerror(err));
+		free(s.value);
+		return -1;
+	}
+	*out = s.value;
+	return 0;
+}
+
+/* get_secret - a secret string; warned about when written in clear in a file others can read */
+static int get_secret(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                      char **out)
+{
+	struct strval s;
+
+	*out = NULL;
+	if (get_string(p, v, key, line, &s) < 0)
+		return -1;
+	/* Only a warning: the file may be meant for a group the daemon runs in. */
+	if (p->exposed != 0 && s.literal > 0)
+		log_msg(LOG_WARNING,
+		        "%s:%u: %s: secret written in clear in a file that group or "
+		        "others can read (mode %04o); give the file mode 0600 or take "
+		        "the secret from %%{file:...}%% or %%{env:...}%%",
+		        p->name, line, key, p->exposed);
+	*out = s.value;
+	return 0;
 }
 
 /* parse_auth - [session.hook."<id>".auth]; the secret never reaches a message */
@@ -1573,20 +1968,13 @@ static void parse_auth(struct parser *p, struct json_object *tbl, const char *pr
 			free(hook->auth_username);
 			hook->auth_username = s.value;
 		} else if (strcmp(k, "secret") == 0) {
+			char *secret;
+
 			secret_line = line;
-			if (get_string(p, v, key, line, &s) < 0) {
+			if (get_secret(p, v, key, line, &secret) < 0)
 				continue;
-			}
-			/* Only a warning: the file may be meant for a group the daemon runs in. */
-			if (p->exposed != 0 && s.literal > 0)
-				log_msg(
-				    LOG_WARNING,
-				    "%s:%u: %s: secret written in clear in a file that group or "
-				    "others can read (mode %04o); give the file mode 0600 or take "
-				    "the secret from %%{file:...}%% or %%{env:...}%%",
-				    p->name, line, key, p->exposed);
 			secret_free(hook->auth_secret);
-			hook->auth_secret = s.value;
+			hook->auth_secret = secret;
 		} else {
 			unknown_key(p, line, key, k, auth_keys);
 		}

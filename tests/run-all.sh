@@ -5,7 +5,7 @@
 #
 # Layers: unit (cmocka) and milter protocol (miltertest) through `make check`; end to end
 # through a real Postfix and a real Sendmail, over unix, inet and inet6 milter sockets
-# (tests/mta/run.sh); `make distcheck` (the tarball builds and passes its own checks). Every layer speaks TAP, so each case counts on its own.
+# (tests/mta/run.sh), and the fault matrix through Postfix (MTA_SET=faults); `make distcheck` (the tarball builds and passes its own checks). Every layer speaks TAP, so each case counts on its own.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,15 +84,20 @@ if [ $built = 1 ]; then
 	(cd "$build" && make -j2 check >"$logs/check.log" 2>&1)
 	count_trs
 	# End to end: every scenario through each MTA over a unix socket, then the
-	# scenarios that prove a socket kind over inet and inet6.
+	# scenarios that prove a socket kind over inet and inet6, then the fault
+	# matrix and the accounting of every message (tests/mta/faults.sh) through
+	# Postfix.
 	for run in postfix:unix:all sendmail:unix:all postfix:inet:socket sendmail:inet:socket \
-		postfix:inet6:socket sendmail:inet6:socket; do
+		postfix:inet6:socket sendmail:inet6:socket postfix:unix:faults; do
 		mta=${run%%:*}
 		kind=${run#*:}
 		kind=${kind%%:*}
-		top_srcdir=$top top_builddir=$build MTA=$mta MILTER_SOCKET=$kind MTA_SET=${run##*:} \
-			"$top/tests/mta/run.sh" >"$logs/mta-$mta-$kind.tap" 2>&1
-		count_tap "$logs/mta-$mta-$kind.tap"
+		set=${run##*:}
+		tap=$logs/mta-$mta-$kind.tap
+		[ "$set" = faults ] && tap=$logs/mta-$mta-$kind-faults.tap
+		top_srcdir=$top top_builddir=$build MTA=$mta MILTER_SOCKET=$kind MTA_SET=$set \
+			"$top/tests/mta/run.sh" >"$tap" 2>&1
+		count_tap "$tap"
 	done
 	step distcheck sh -c "cd '$build' && make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror"
 

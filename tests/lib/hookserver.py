@@ -5,7 +5,9 @@ Python 3 standard library only. Started by test scripts:
 
     $PYTHON3 tests/lib/hookserver.py --port-file FILE --script FILE --record FILE \\
         [--listen 127.0.0.1|::1] [--port N (0 = ephemeral, default)] \\
-        [--tls-cert PEM --tls-key PEM]
+        [--tls-cert PEM --tls-key PEM [--tls-max-version 1.2|1.3]
+         [--tls-ca PEM [--tls-require-client-cert]]]
+        [--signature-secret S [--signature-required]]
 
 - Listens on loopback only (refuses a non-loopback --listen); writes the bound port to
   --port-file once listening (write a temp file, then rename, so readers never see half).
@@ -14,8 +16,26 @@ Python 3 standard library only. Started by test scripts:
   before answering):
     {"n": <request serial>, "conn": <TCP connection serial>, "path": "/x",
      "headers": {<lowercased name>: value}, "json": <parsed body or null>,
-     "raw": <body text when it is not JSON, else null>}
+     "raw": <body text when it is not JSON, else null>,
+     "http": "1.1" (the request line's HTTP version, without "HTTP/"),
+     "tls": "TLSv1.3" | "TLSv1.2" | ... | null (plain HTTP),
+     "client_cert": <commonName of the verified client certificate> | null,
+     "signature": "ok" | "missing" | "bad" | "stale" | null (no --signature-secret)}
   "conn" lets a test count TCP connections (keep-alive proof).
+- TLS (--tls-cert/--tls-key): the handshake runs in the connection's thread.
+  --tls-max-version caps the protocol (a server "limited to TLS 1.2").
+  --tls-ca PEM: client certificates are asked for and verified against that CA; with
+  --tls-require-client-cert a handshake without one (or with one the CA did not sign) is
+  refused, so no request is recorded for it. A refused handshake is not a connection;
+  it ends with a lingering close (half-close, the client's bytes read and dropped for at
+  most 2 s), so the client gets the TLS alert rather than a TCP reset.
+- Signatures (--signature-secret S): each request is checked against the bridge's scheme
+  (mtahooks-milter.toml(5), [signature]): headers X-MTA-Hooks-Timestamp: <unix seconds>
+  and X-MTA-Hooks-Signature: sha256=<lowercase hex HMAC-SHA256(S, "<timestamp>.<body>")>,
+  the body being the bytes received. "missing": either header absent; "bad": malformed,
+  or the HMAC differs; "stale": a right HMAC but a timestamp more than 300 s from now.
+  With --signature-required anything but "ok" is answered 401 (after being recorded),
+  whatever the script says.
 - Re-reads --script (a JSON file) on every request, so a test changes behaviour by rewriting
   it, without restarting. Script:
     {"rules": [ {"when": {...}, <answer>}, ... ], "default": <answer>}
@@ -48,6 +68,8 @@ Details this implementation adds to the specification above:
 """
 
 import argparse
+import hashlib
+import hmac
 import http.server
 import ipaddress
 import json
@@ -64,6 +86,8 @@ import time
 # not eat the machine.
 MAX_BODY = 256 * 1024 * 1024
 MAX_CHUNK_LINE = 1024
+# How far a signed request's timestamp may be from our clock, in seconds.
+SIGNATURE_WINDOW = 300
 
 
 class Counters:
@@ -83,6 +107,28 @@ class Counters:
         with self.lock:
             self.connections += 1
             return self.connections
+
+
+def check_signature(secret, timestamp, signature, body, now):
+    """"ok", "missing", "bad" or "stale" for one request's signature headers."""
+    if timestamp is None or signature is None:
+        return "missing"
+    timestamp = timestamp.strip()
+    signature = signature.strip()
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 20:
+        return "bad"
+    if not signature.startswith("sha256="):
+        return "bad"
+    digest = signature[len("sha256="):]
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return "bad"  # the scheme says lowercase hex: anything else is a bad signature
+    want = hmac.new(secret, timestamp.encode("ascii") + b"." + body,
+                    hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(want, digest):
+        return "bad"
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+        return "stale"
+    return "ok"
 
 
 def load_script(path):
@@ -183,10 +229,46 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             # The handshake runs here, in the connection's own thread, so a slow or
             # failing client never blocks the accept loop.
             self.request.settimeout(10)
-            self.request.do_handshake()
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.lingering_close()
+                raise
             self.request.settimeout(None)
         super().setup()
         self.conn_serial = self.server.counters.next_connection()
+        self.tls_version = None
+        self.client_cert = None
+        if isinstance(self.request, ssl.SSLSocket):
+            self.tls_version = self.request.version()
+            cert = self.request.getpeercert()  # {} or None without a verified one
+            for rdn in (cert or {}).get("subject", ()):
+                for name, value in rdn:
+                    if name == "commonName":
+                        self.client_cert = value
+
+    def lingering_close(self):
+        """After a refused handshake: let the client read our alert, as nginx does.
+
+        With TLS 1.3 the client may already have sent its request when the refusal
+        (e.g. "certificate required") comes. Closing with that request unread would
+        send a TCP reset, which can destroy the alert before the client reads it, so the
+        client could not say why it failed. Half-close instead, and read and drop what
+        the client sends until it closes, for at most 2 s.
+        """
+        sock = self.request
+        try:
+            sock.shutdown(socket.SHUT_WR)  # on an SSLSocket: the TCP half-close only
+            deadline = time.monotonic() + 2
+            for _ in range(64):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                if not sock.recv(65536):
+                    break
+        except OSError:
+            pass
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if self.server.verbose:
@@ -219,7 +301,7 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def record(self, body):
+    def record(self, body, signature):
         """Append one line describing this request to the record file."""
         try:
             text = body.decode("utf-8")
@@ -235,6 +317,10 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "json": parsed,
             "raw": raw,
+            "http": self.request_version.replace("HTTP/", "", 1),
+            "tls": self.tls_version,
+            "client_cert": self.client_cert,
+            "signature": signature,
         }
         data = json.dumps(line, ensure_ascii=True) + "\n"
         with self.server.record_lock:
@@ -251,8 +337,17 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(400, "bad request body")
             self.close_connection = True
             return
-        req = self.record(body)
-        answer = choose_answer(load_script(self.server.script_path), self.path, req)
+        signature = None
+        if self.server.signature_secret is not None:
+            signature = check_signature(self.server.signature_secret,
+                                        self.headers.get("X-MTA-Hooks-Timestamp"),
+                                        self.headers.get("X-MTA-Hooks-Signature"),
+                                        body, time.time())
+        req = self.record(body, signature)
+        if self.server.signature_required and signature != "ok":
+            answer = {"status": 401, "json": {"error": "signature " + signature}}
+        else:
+            answer = choose_answer(load_script(self.server.script_path), self.path, req)
         delay = answer.get("delay")
         if isinstance(delay, (int, float)) and delay > 0:
             time.sleep(delay)
@@ -313,6 +408,9 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
 class HookServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The load test opens a thousand connections at once; with socketserver's
+    # default backlog of 5 most would wait for SYN retransmissions.
+    request_queue_size = 1024
 
     def server_bind(self):
         # HTTPServer.server_bind looks up the host's FQDN, which can stall for seconds
@@ -349,6 +447,11 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--tls-max-version", choices=["1.2", "1.3"])
+    parser.add_argument("--tls-ca")
+    parser.add_argument("--tls-require-client-cert", action="store_true")
+    parser.add_argument("--signature-secret")
+    parser.add_argument("--signature-required", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
@@ -360,6 +463,12 @@ def main():
         parser.error("--listen %s is not a loopback address" % args.listen)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if (args.tls_max_version or args.tls_ca) and not args.tls_cert:
+        parser.error("--tls-max-version and --tls-ca need --tls-cert")
+    if args.tls_require_client_cert and not args.tls_ca:
+        parser.error("--tls-require-client-cert needs --tls-ca")
+    if args.signature_required and args.signature_secret is None:
+        parser.error("--signature-required needs --signature-secret")
 
     cls = HookServer6 if address.version == 6 else HookServer
     server = cls((args.listen, args.port), HookHandler)
@@ -368,9 +477,20 @@ def main():
     server.record_path = args.record
     server.script_path = args.script
     server.verbose = args.verbose
+    server.signature_secret = None
+    if args.signature_secret is not None:
+        server.signature_secret = args.signature_secret.encode("utf-8")
+    server.signature_required = args.signature_required
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_max_version:
+            ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2,
+                                   "1.3": ssl.TLSVersion.TLSv1_3}[args.tls_max_version]
+        if args.tls_ca:
+            ctx.load_verify_locations(cafile=args.tls_ca)
+            ctx.verify_mode = (ssl.CERT_REQUIRED if args.tls_require_client_cert
+                               else ssl.CERT_OPTIONAL)
         server.socket = ctx.wrap_socket(server.socket, server_side=True,
                                         do_handshake_on_connect=False)
 

@@ -11,12 +11,15 @@ waits for NNNN.json always finds a complete NNNN.eml beside it:
                 "mail_params": "SIZE=12 ...", "rcpt_params": ["NOTIFY=...", ...],
                 "helo": "..."}
 
-smtp-sink is not used because it rewrites line endings. Standard library only.
+With --ids FILE nothing is stored but each message's Message-ID, appended to
+FILE (the soak test's accounting). smtp-sink is not used because it rewrites
+line endings. Standard library only.
 """
 
 import argparse
 import json
 import os
+import re
 import signal
 import socketserver
 import sys
@@ -28,17 +31,26 @@ GREETING_NAME = "capture.test"   # must differ from the MTA's myhostname (loop c
 
 
 class Store:
-    """Numbered, atomically written message files in one directory."""
+    """Numbered, atomically written message files in one directory; or, with an ids
+    file, only each message's Message-ID appended to it, one a line (a soak sends
+    too many messages to keep them all)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, ids=None):
         self.directory = directory
         self.lock = threading.Lock()
         self.serial = 0
+        self.ids = open(ids, "a", encoding="latin-1") if ids else None
 
     def save(self, data, envelope):
         with self.lock:
             self.serial += 1
             name = "%04d" % self.serial
+            if self.ids:
+                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+                found = re.search(r"(?im)^message-id:[ \t]*(\S+)", head)
+                self.ids.write("%s\n" % (found.group(1) if found else "-"))
+                self.ids.flush()
+                return name
         for suffix, payload in ((".eml", data),
                                 (".json", json.dumps(envelope).encode() + b"\n")):
             final = os.path.join(self.directory, name + suffix)
@@ -166,10 +178,11 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--listen", default="127.0.0.1", choices=("127.0.0.1",))
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--ids", help="keep only Message-IDs, appended to this file")
     args = ap.parse_args()
 
     server = Server((args.listen, args.port), Handler)
-    server.store = Store(args.dir)
+    server.store = Store(args.dir, args.ids)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -19,6 +19,13 @@
 # Scenario results: a scenario calls expect*/fail, which collect failure
 # messages; tap_result then prints "ok"/"not ok" and the messages as "# ".
 
+# Settings a caller may give before sourcing (tests/soak does):
+#   MT_HOOK_RECORD    the hook server's record file (default $MT_TMP/hook/record.jsonl)
+#   MT_CAPTURE_ARGS   extra arguments for capture.py (an array)
+#   MT_BRIDGE_FLAGS   the bridge's verbosity flags (an array; default -v -v)
+[ -n "${MT_BRIDGE_FLAGS+set}" ] || MT_BRIDGE_FLAGS=(-v -v)
+[ -n "${MT_CAPTURE_ARGS+set}" ] || MT_CAPTURE_ARGS=()
+
 MT_TAP_N=0
 MT_TAP_FAILED=0
 MT_FAILS=()
@@ -223,7 +230,7 @@ mt_cleanup() {
 hooks_start() {
 	local dir=$MT_TMP/hook
 	HOOK_SCRIPT=$dir/script.json
-	HOOK_RECORD=$dir/record.jsonl
+	HOOK_RECORD=${MT_HOOK_RECORD:-$dir/record.jsonl}
 	hook_script '{"default": {"json": {"action": "accept"}}}'
 	"$PYTHON3" "$top_srcdir/tests/lib/hookserver.py" --port-file "$dir/port" \
 		--script "$HOOK_SCRIPT" --record "$HOOK_RECORD" --listen 127.0.0.1 \
@@ -277,7 +284,7 @@ rec_stages() {
 capture_start() {
 	CAPTURE_DIR=$MT_TMP/capture
 	"$PYTHON3" "$MT_DIR/capture.py" --dir "$CAPTURE_DIR" --port-file "$MT_TMP/capture.port" \
-		>"$MT_TMP/capture.log" 2>&1 &
+		"${MT_CAPTURE_ARGS[@]}" >"$MT_TMP/capture.log" 2>&1 &
 	CAPTURE_PID=$!
 	mt_track "$CAPTURE_PID"
 	wait_for 10 test -s "$MT_TMP/capture.port" || return 1
@@ -452,7 +459,7 @@ bridge_start() {
 	cp "$config" "$BRIDGE_RUNNING" || return 1
 	echo "=== bridge_start $config" >>"$BRIDGE_LOG"
 	BRIDGE_LOG_OFF=$(stat -c %s "$BRIDGE_LOG")
-	"$BRIDGE" -f -c "$BRIDGE_RUNNING" -p "$(bridge_listen)" -v -v 2>>"$BRIDGE_LOG" &
+	"$BRIDGE" -f -c "$BRIDGE_RUNNING" -p "$(bridge_listen)" "${MT_BRIDGE_FLAGS[@]}" 2>>"$BRIDGE_LOG" &
 	BRIDGE_PID=$!
 	mt_track "$BRIDGE_PID"
 	if ! wait_for 10 bridge_ready; then

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/mta/run.sh - end-to-end tests of mtahooks-milter through a real MTA, as TAP
 #
-#   [MTA=postfix|sendmail] [MILTER_SOCKET=unix|inet|inet6] [MTA_SET=all|socket]
+#   [MTA=postfix|sendmail] [MILTER_SOCKET=unix|inet|inet6] [MTA_SET=all|socket|faults]
 #   top_srcdir=... top_builddir=... PYTHON3=python3 tests/mta/run.sh
 #
 # Starts, all on loopback and under one temporary directory: the scripted hook
@@ -9,7 +9,9 @@
 # delivered mail and a private MTA (driver tests/mta/$MTA.sh, default postfix)
 # with the bridge as its milter, reached over a socket of kind MILTER_SOCKET
 # (default unix); runs tests/mta/scenarios.sh (all of them, or with
-# MTA_SET=socket the short list that proves a socket kind); stops it all.
+# MTA_SET=socket the short list that proves a socket kind), or with
+# MTA_SET=faults the fault matrix and accounting of tests/mta/faults.sh;
+# stops it all.
 # Needs root (the MTA runs as root) and swaks; without them the run is
 # skipped. MTA_TEST_KEEP=1 keeps the temporary directory for inspection;
 # MTA_TESTS="sc_accept sc_quarantine ..." runs only those scenarios.
@@ -31,6 +33,8 @@ export LC_ALL=C
 . "$MT_DIR/$MTA.sh"
 # shellcheck source=scenarios.sh
 . "$MT_DIR/scenarios.sh"
+# shellcheck source=faults.sh
+. "$MT_DIR/faults.sh"
 
 # Reasons to skip: this machine cannot run the MTA at all.
 if [ "$(id -u)" != 0 ]; then
@@ -62,7 +66,12 @@ fi
 [ -x "$BRIDGE" ] || bail_out "$BRIDGE is not built"
 [ -f "$top_srcdir/tests/lib/hookserver.py" ] || bail_out "tests/lib/hookserver.py is missing"
 
-[ "${MTA_SET:-all}" = socket ] && MTA_TESTS=${MTA_TESTS:-$SOCKET_SCENARIOS}
+case ${MTA_SET:=all} in
+all) ;;
+socket) MTA_TESTS=${MTA_TESTS:-$SOCKET_SCENARIOS} ;;
+faults) SCENARIOS=("${FAULT_SCENARIOS[@]}") ;;
+*) bail_out "MTA_SET must be all, socket or faults, not '$MTA_SET'" ;;
+esac
 MTA_TESTS=$(echo $MTA_TESTS) # one space between names, whatever separated them
 if [ -n "$MTA_TESTS" ]; then
 	selected=()

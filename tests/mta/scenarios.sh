@@ -863,7 +863,9 @@ sc_error_kind() {
 		sc_queued
 		delivered 1
 		sc_error_logged "$off" data "$SC_QID" acc
-		expect "the second hook was still called" "$(rec data:2 @path)" '"/err-tempfail"'
+		# The last request is the second hook's. (libcurl may send the failing
+		# one twice: see "Known limits" in the README.)
+		expect_match "the second hook was still called" "$(sc_paths)" ' /err-tempfail$'
 	fi
 	bridge_alive
 }

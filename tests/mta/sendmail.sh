@@ -155,6 +155,8 @@ EOF
 	cat <<'EOF'
 FEATURE(`accept_unresolvable_domains')dnl
 FEATURE(`nocanonify')dnl
+dnl No submission daemon: it would listen on port 587 of every address.
+FEATURE(`no_default_msa')dnl
 MAILER(`smtp')dnl
 dnl ---- contrib/sendmail/mtahooks-milter.mc, verbatim but for the socket ----
 EOF

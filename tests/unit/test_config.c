@@ -1316,6 +1316,318 @@ static void test_clear_secret_in_memory_text_is_not_warned_about(void **state)
 	free(log);
 }
 
+/* ---- transport keys: endpoints, connections, TLS, signature -------------------------------- */
+
+static void test_transport_keys_get_their_defaults(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = parse(HOOK "stages = [\"data\"]\n", &errs);
+	const struct hook *h;
+
+	assert_non_null(cfg);
+	h = &cfg->hooks[0];
+	assert_int_equal(h->nurls, 1);
+	assert_ptr_equal(h->url, h->urls[0]);
+	assert_string_equal(h->urls[0], "https://hooks.test/h");
+	assert_int_equal(h->max_connections, 8);
+	assert_int_equal(h->http2_prior_knowledge, 0);
+	assert_int_equal(h->balance, HOOK_BALANCE_FAILOVER);
+	assert_int_equal(h->retry_after_ms, 10000);
+	assert_int_equal(h->use_proxy, 0);
+	assert_null(h->tls_ca_file);
+	assert_null(h->tls_ca_path);
+	assert_null(h->tls_cert_file);
+	assert_null(h->tls_key_file);
+	assert_int_equal(h->tls_min_version, 0);
+	assert_null(h->signature_secret);
+	config_unref(cfg);
+}
+
+static void test_urls_are_kept_in_order_and_url_is_the_first(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = parse("[session.hook.\"h\"]\n"
+	                           "urls = [\"http://127.0.0.1:1/a\", \"https://b.test/b\",\n"
+	                           "        \"http://[::1]:2/c\"]\n"
+	                           "stages = [\"data\"]\n",
+	                           &errs);
+	const struct hook *h;
+
+	assert_non_null(cfg);
+	h = &cfg->hooks[0];
+	assert_int_equal(h->nurls, 3);
+	assert_string_equal(h->urls[0], "http://127.0.0.1:1/a");
+	assert_string_equal(h->urls[1], "https://b.test/b");
+	assert_string_equal(h->urls[2], "http://[::1]:2/c");
+	assert_ptr_equal(h->url, h->urls[0]);
+	config_unref(cfg);
+}
+
+static void test_url_and_urls_errors_are_pinned(void **state)
+{
+	static const struct error_case cases[] = {
+	    {HOOK "urls = [\"http://127.0.0.1/b\"]\n",
+	     NAME ":3: session.hook.\"h\".urls: use url or urls, not both"},
+	    {"[session.hook.\"h\"]\nurls = []\n",
+	     NAME ":2: session.hook.\"h\".urls: must list at least one URL"},
+	    {"[session.hook.\"h\"]\nurls = \"http://127.0.0.1/\"\n",
+	     NAME ":2: session.hook.\"h\".urls: expected an array of URLs"},
+	    {"[session.hook.\"h\"]\nurls = [\"http://127.0.0.1/\", 5]\n",
+	     NAME ":2: session.hook.\"h\".urls: URL 2: expected a string"},
+	    /* Not quoted back: a URL may hold a password. */
+	    {"[session.hook.\"h\"]\nurls = [\"http://127.0.0.1/\", \"ftp://u:pw@x/\"]\n",
+	     NAME ":2: session.hook.\"h\".urls: URL 2: expected an http:// or https:// URL with "
+	          "a host and no spaces"},
+	    {"[session.hook.\"h\"]\nurls = [\"%{env:MTAHOOKS_TEST_UNSET_URL}%\"]\n",
+	     NAME ":2: session.hook.\"h\".urls: environment variable "
+	          "\"MTAHOOKS_TEST_UNSET_URL\" is not set"},
+	};
+
+	unsetenv("MTAHOOKS_TEST_UNSET_URL");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one_error(cases[i].text, cases[i].message);
+	{
+		char text[4096];
+		size_t n = (size_t)snprintf(text, sizeof(text), "[session.hook.\"h\"]\nurls = [");
+
+		for (int i = 0; i < 33; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+			                      "%s\"http://127.0.0.1/%d\"", i ? ", " : "", i);
+		snprintf(text + n, sizeof(text) - n, "]\n");
+		expect_one_error(text, NAME ":2: session.hook.\"h\".urls: at most 32 URLs");
+	}
+}
+
+static void test_every_transport_key_is_read(void **state)
+{
+	char *ca = temp_file("ca\n"), *cert = temp_file("cert\n"), *key = temp_file("key\n");
+	struct config_errors errs = {0};
+	struct config *cfg;
+	const struct hook *h;
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+	         "[session.hook.\"h\"]\n"
+	         "urls = [\"http://127.0.0.1/a\", \"http://127.0.0.1/b\"]\n"
+	         "stages = [\"data\"]\n"
+	         "[session.hook.\"h\".options]\n"
+	         "max-connections = 3\n"
+	         "http2-prior-knowledge = true\n"
+	         "balance = \"round-robin\"\n"
+	         "retry-after = \"2m\"\n"
+	         "use-proxy = true\n"
+	         "[session.hook.\"h\".tls]\n"
+	         "ca-file = \"%s\"\n"
+	         "ca-path = \"/tmp\"\n"
+	         "cert-file = \"%s\"\n"
+	         "key-file = \"%s\"\n"
+	         "min-version = \"1.3\"\n"
+	         "[session.hook.\"h\".signature]\n"
+	         "secret = \"s3cret\"\n",
+	         ca, cert, key);
+	cfg = parse(text, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		print_error("%s\n", errs.msgs[i]);
+	assert_non_null(cfg);
+	h = &cfg->hooks[0];
+	assert_int_equal(h->max_connections, 3);
+	assert_int_equal(h->http2_prior_knowledge, 1);
+	assert_int_equal(h->balance, HOOK_BALANCE_ROUND_ROBIN);
+	assert_int_equal(h->retry_after_ms, 120000);
+	assert_int_equal(h->use_proxy, 1);
+	assert_string_equal(h->tls_ca_file, ca);
+	assert_string_equal(h->tls_ca_path, "/tmp");
+	assert_string_equal(h->tls_cert_file, cert);
+	assert_string_equal(h->tls_key_file, key);
+	assert_int_equal(h->tls_min_version, 13);
+	assert_string_equal(h->signature_secret, "s3cret");
+	config_unref(cfg);
+
+	/* The other values of the enumerations. */
+	cfg = parse(HOOK "stages = [\"data\"]\noptions.balance = \"failover\"\n"
+	                 "tls.min-version = \"1.2\"\noptions.max-connections = 1024\n",
+	            &errs);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->hooks[0].balance, HOOK_BALANCE_FAILOVER);
+	assert_int_equal(cfg->hooks[0].tls_min_version, 12);
+	assert_int_equal(cfg->hooks[0].max_connections, 1024);
+	config_unref(cfg);
+	unlink(ca);
+	unlink(cert);
+	unlink(key);
+	free(ca);
+	free(cert);
+	free(key);
+}
+
+static void test_transport_option_errors_are_pinned(void **state)
+{
+	static const struct error_case cases[] = {
+	    {HOOK "options.max-connections = 0\n",
+	     NAME ":3: session.hook.\"h\".options.max-connections: must be at least 1"},
+	    {HOOK "options.max-connections = -2\n",
+	     NAME ":3: session.hook.\"h\".options.max-connections: must be at least 1"},
+	    {HOOK "options.max-connections = 1025\n",
+	     NAME ":3: session.hook.\"h\".options.max-connections: must be at most 1024"},
+	    {HOOK "options.max-connections = \"8\"\n",
+	     NAME ":3: session.hook.\"h\".options.max-connections: expected an integer"},
+	    {HOOK "options.http2-prior-knowledge = 1\n",
+	     NAME ":3: session.hook.\"h\".options.http2-prior-knowledge: expected a boolean"},
+	    {HOOK "options.use-proxy = \"yes\"\n",
+	     NAME ":3: session.hook.\"h\".options.use-proxy: expected a boolean"},
+	    {HOOK "options.balance = \"random\"\n",
+	     NAME ":3: session.hook.\"h\".options.balance: invalid balance \"random\" (use "
+	          "\"failover\" or \"round-robin\")"},
+	    {HOOK "options.balance = 1\n",
+	     NAME ":3: session.hook.\"h\".options.balance: expected a string"},
+	    {HOOK "options.retry-after = \"10x\"\n",
+	     NAME ":3: session.hook.\"h\".options.retry-after: invalid duration \"10x\" (use ms, "
+	          "s, m, h or d)"},
+	    {HOOK "options.retry-after = 0\n",
+	     NAME ":3: session.hook.\"h\".options.retry-after: must be greater than zero"},
+	    {HOOK "tls.min-version = \"1.1\"\n",
+	     NAME ":3: session.hook.\"h\".tls.min-version: invalid TLS version \"1.1\" (use "
+	          "\"1.2\" or \"1.3\")"},
+	    {HOOK "tls.min-version = 1.3\n",
+	     NAME ":3: session.hook.\"h\".tls.min-version: expected a string"},
+	    {HOOK "tls = true\n", NAME ":3: session.hook.\"h\".tls: expected a table"},
+	    {HOOK "signature = \"x\"\n", NAME ":3: session.hook.\"h\".signature: expected a table"},
+	    {HOOK "signature.secret = \"\"\n",
+	     NAME ":3: session.hook.\"h\".signature.secret: must not be empty"},
+	    {HOOK "signature.secret = 42\n",
+	     NAME ":3: session.hook.\"h\".signature.secret: expected a string"},
+	    {HOOK "signature.key = \"k\"\n",
+	     NAME ":3: session.hook.\"h\".signature.key: unknown key; did you mean \"secret\"?"},
+	    {HOOK "tls.cafile = \"/etc/hostname\"\n",
+	     NAME ":3: session.hook.\"h\".tls.cafile: unknown key; did you mean \"ca-file\"?"},
+	    {HOOK "ca-file = \"/etc/hostname\"\n",
+	     NAME ":3: session.hook.\"h\".ca-file: unknown key; did you mean \"tls.ca-file\"?"},
+	    {HOOK "max-connections = 4\n",
+	     NAME ":3: session.hook.\"h\".max-connections: unknown key; did you mean "
+	          "\"options.max-connections\"?"},
+	    {HOOK "options.retry_after = \"5s\"\n",
+	     NAME ":3: session.hook.\"h\".options.retry_after: unknown key; did you mean "
+	          "\"retry-after\"?"},
+	    {HOOK "url2 = \"http://127.0.0.1/\"\n",
+	     NAME ":3: session.hook.\"h\".url2: unknown key; did you mean \"url\"?"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one_error(cases[i].text, cases[i].message);
+}
+
+static void test_tls_files_must_be_readable_at_load(void **state)
+{
+	char *file = temp_file("x\n");
+	char text[1024], want[1024];
+	static const struct {
+		const char *key;
+		const char *path; /* NULL: the temporary file */
+		const char *why;
+	} cases[] = {
+	    {"ca-file", "/nonexistent/mtahooks/ca.pem", "No such file or directory"},
+	    {"ca-file", "/tmp", "Is a directory"},
+	    {"ca-path", "/nonexistent/mtahooks", "No such file or directory"},
+	    {"ca-path", NULL, "Not a directory"},
+	    {"ca-file", "", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = cases[i].path ? cases[i].path : file;
+
+		snprintf(text, sizeof(text), HOOK "tls.%s = \"%s\"\n", cases[i].key, path);
+		if (cases[i].why != NULL)
+			snprintf(want, sizeof(want),
+			         NAME ":3: session.hook.\"h\".tls.%s: cannot read \"%s\": %s",
+			         cases[i].key, path, cases[i].why);
+		else
+			snprintf(want, sizeof(want),
+			         NAME ":3: session.hook.\"h\".tls.%s: must not be empty",
+			         cases[i].key);
+		expect_one_error(text, want);
+	}
+	/* Only root could read it: a test run as root cannot see this error. */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(file, 0), 0);
+		snprintf(text, sizeof(text), HOOK "tls.ca-file = \"%s\"\n", file);
+		snprintf(
+		    want, sizeof(want),
+		    NAME
+		    ":3: session.hook.\"h\".tls.ca-file: cannot read \"%s\": Permission denied",
+		    file);
+		expect_one_error(text, want);
+	}
+	unlink(file);
+	free(file);
+}
+
+static void test_client_certificate_and_key_go_together(void **state)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         HOOK "[session.hook.\"h\".tls]\ncert-file = \"/etc/hostname\"\n");
+	expect_one_error(text, NAME ":4: session.hook.\"h\".tls.cert-file: needs key-file too (the "
+	                            "client certificate's key)");
+	snprintf(text, sizeof(text),
+	         HOOK "[session.hook.\"h\".tls]\nkey-file = \"/etc/hostname\"\n");
+	expect_one_error(text, NAME ":4: session.hook.\"h\".tls.key-file: needs cert-file too (the "
+	                            "client certificate)");
+}
+
+static void test_signature_secret_takes_substitutions_and_is_never_quoted(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+
+	assert_int_equal(setenv("MTAHOOKS_TEST_SIG", "from-env-S3cr3t", 1), 0);
+	cfg = parse(HOOK "stages = [\"data\"]\nsignature.secret = \"%{env:MTAHOOKS_TEST_SIG}%\"\n",
+	            &errs);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->hooks[0].signature_secret, "from-env-S3cr3t");
+	config_unref(cfg);
+
+	/* An error elsewhere in the table does not echo the secret. */
+	cfg =
+	    parse(HOOK "signature.secret = \"S3cr3t-clear\"\nsignature.nonce = \"S3cr3t-clear\"\n",
+	          &errs);
+	assert_null(cfg);
+	assert_int_equal(errs.count, 1);
+	assert_null(strstr(errs.msgs[0], "S3cr3t"));
+	config_errors_free(&errs);
+}
+
+static void test_clear_signature_secret_in_a_file_others_can_read_is_warned_about(void **state)
+{
+	static const char text[] = HOOK "stages = [\"data\"]\n"
+	                                "[session.hook.\"h\".signature]\n"
+	                                "secret = \"Cl3ar-Signing-Key\"\n";
+	struct config *cfg;
+	char *path, want[512];
+	char *log = load_with_mode(text, 0644, &path, &cfg);
+
+	snprintf(want, sizeof(want),
+	         "warning: %s:5: session.hook.\"h\".signature.secret: secret written in clear in "
+	         "a file that group or others can read (mode 0644)",
+	         path);
+	if (strstr(log, want) == NULL)
+		print_error("wanted: %s\ngot:\n%s\n", want, log);
+	assert_non_null(strstr(log, want));
+	assert_null(strstr(log, "Cl3ar"));
+	assert_string_equal(cfg->hooks[0].signature_secret, "Cl3ar-Signing-Key");
+	config_unref(cfg);
+	unlink(path);
+	free(path);
+	free(log);
+
+	log = load_with_mode(text, 0600, &path, &cfg);
+	assert_null(strstr(log, "in clear"));
+	config_unref(cfg);
+	unlink(path);
+	free(path);
+	free(log);
+}
+
 /* ---- loading files ----------------------------------------------------------------------- */
 
 static void test_config_load_reads_a_file(void **state)
@@ -1486,6 +1798,15 @@ int main(void)
 	    cmocka_unit_test(test_clear_secret_in_a_file_others_can_read_is_warned_about),
 	    cmocka_unit_test(test_no_clear_secret_warning_for_private_files_or_substitutions),
 	    cmocka_unit_test(test_clear_secret_in_memory_text_is_not_warned_about),
+	    cmocka_unit_test(test_transport_keys_get_their_defaults),
+	    cmocka_unit_test(test_urls_are_kept_in_order_and_url_is_the_first),
+	    cmocka_unit_test(test_url_and_urls_errors_are_pinned),
+	    cmocka_unit_test(test_every_transport_key_is_read),
+	    cmocka_unit_test(test_transport_option_errors_are_pinned),
+	    cmocka_unit_test(test_tls_files_must_be_readable_at_load),
+	    cmocka_unit_test(test_client_certificate_and_key_go_together),
+	    cmocka_unit_test(test_signature_secret_takes_substitutions_and_is_never_quoted),
+	    cmocka_unit_test(test_clear_signature_secret_in_a_file_others_can_read_is_warned_about),
 	    cmocka_unit_test(test_config_load_reads_a_file),
 	    cmocka_unit_test(test_config_load_errors_name_the_file),
 	    cmocka_unit_test(test_refcount_and_current_swap_keep_old_snapshot_alive),
