@@ -4,7 +4,8 @@
 #   contrib/install-deps.sh          build and run the daemon
 #   contrib/install-deps.sh --test   also what the test layers need (cmocka, miltertest,
 #                                    Postfix, swaks, Cyrus SASL tools for AUTH tests,
-#                                    nginx-light for the benchmark).
+#                                    nginx-light for the benchmark, valgrind, clang and
+#                                    its libFuzzer runtime for tests/fuzz).
 #                                    Sendmail is not installed: it conflicts with Postfix,
 #                                    and tests/mta/sendmail.sh fetches its .debs itself.
 #
@@ -20,7 +21,7 @@ fi
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
 test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light curl
-      sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux"
+      sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux clang libclang-rt-14-dev"
 
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
