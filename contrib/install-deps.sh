@@ -7,7 +7,8 @@
 #                                    nginx-light for tests/http and the
 #                                    benchmark, Node.js for the example handler
 #                                    contrib/hooks/policy.js, debhelper for the .deb
-#                                    built from debian/).
+#                                    built from debian/, clang and its libFuzzer
+#                                    runtime for tests/fuzz).
 #                                    Sendmail is not installed: it conflicts with Postfix,
 #                                    and tests/mta/sendmail.sh fetches its .debs itself.
 #
@@ -23,7 +24,7 @@ fi
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
        libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
 test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light curl
-      sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux"
+      sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux clang libclang-rt-14-dev"
 # contrib/: Node.js runs the example handler policy.js in its tests; debhelper builds the
 # .deb from debian/ (tests/contrib/deb.sh).
 test="$test nodejs debhelper"

@@ -2429,10 +2429,14 @@ static struct value fn_split(struct evalctx *c, struct value v, struct value sep
 	long at;
 
 	if (d.u.s.len == 0) {
-		/* Like Rust's split(""): "", each UTF-8 character, "". */
-		for (i = 0; i < s.u.s.len; i++) {
-			if (((unsigned char)s.u.s.p[i] & 0xc0) != 0x80)
-				n++;
+		/* Like Rust's split(""): "", each UTF-8 character, "". Counted by the same steps
+		 * as the cut below: text that starts with a continuation byte (not UTF-8) has one
+		 * piece more than it has lead bytes. */
+		for (i = 0; i < s.u.s.len; i = start) {
+			start = i + 1;
+			while (start < s.u.s.len && ((unsigned char)s.u.s.p[start] & 0xc0) == 0x80)
+				start++;
+			n++;
 		}
 		items = new_items(c, n + 1);
 		if (items == NULL)

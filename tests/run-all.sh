@@ -5,7 +5,14 @@
 #
 # Layers: unit (cmocka) and milter protocol (miltertest) through `make check`; end to end
 # through a real Postfix and a real Sendmail, over unix, inet and inet6 milter sockets
-# (tests/mta/run.sh), and the fault matrix through Postfix (MTA_SET=faults); `make distcheck` (the tarball builds and passes its own checks). Every layer speaks TAP, so each case counts on its own.
+# (tests/mta/run.sh), and the fault matrix through Postfix (MTA_SET=faults); `make distcheck`
+# (the tarball builds and passes its own checks); the Debian package built, installed, run and
+# purged (tests/contrib/deb.sh); `make check` again in a second build with AddressSanitizer
+# and UndefinedBehaviorSanitizer (its cases counted under "asan:"); the milter-protocol tests
+# once more with the daemon under valgrind memcheck; and each libFuzzer target for
+# FUZZ_SECONDS (default 60) from a third build with clang (tests/fuzz/run.sh). Every layer
+# speaks TAP, so each case counts on its own. Each layer's time goes to the log directory's
+# times.txt.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,18 +37,37 @@ step() {
 	fi
 }
 
-# count_trs - add up the per-case results automake's TAP driver wrote
+# count_trs [DIR [LABEL]] - add up the per-case results automake's TAP driver wrote under
+# DIR/tests (default: the first build); failures are listed with LABEL before them
 count_trs() {
-	for f in $(find "$build/tests" -name '*.trs' 2>/dev/null); do
+	ct_dir=${1:-$build}
+	ct_label=${2:-}
+	ct_p=0 ct_x=0
+	for f in $(find "$ct_dir/tests" -name '*.trs' 2>/dev/null); do
 		p=$(grep -c '^:test-result: \(PASS\|XFAIL\)' "$f")
 		x=$(grep -c '^:test-result: \(FAIL\|XPASS\|ERROR\)' "$f")
 		s=$(grep -c '^:test-result: SKIP' "$f")
 		passed=$((passed + p))
 		failed=$((failed + x))
 		skipped=$((skipped + s))
-		[ "$x" -gt 0 ] && grep -h '^\(FAIL\|ERROR\|XPASS\)' "${f%.trs}.log" | sed 's/^/# /'
+		ct_p=$((ct_p + p))
+		ct_x=$((ct_x + x))
+		[ "$x" -gt 0 ] && grep -h '^\(FAIL\|ERROR\|XPASS\)' "${f%.trs}.log" |
+			sed "s/^/# ${ct_label:+$ct_label: }/"
 	done
+	[ -n "$ct_label" ] && echo "# $ct_label: $ct_p passed, $ct_x failed"
 	return 0
+}
+
+# timed NAME CMD... - run CMD, adding "NAME SECONDS" to times.txt; CMD's status
+timed() {
+	tm_name=$1
+	shift
+	tm_start=$(date +%s)
+	"$@"
+	tm_rc=$?
+	echo "$tm_name $(($(date +%s) - tm_start))" >>"$logs/times.txt"
+	return $tm_rc
 }
 
 # count_tap FILE - add up a TAP stream's results
@@ -72,6 +98,9 @@ if [ "${SKIP_INSTALL:-}" = "" ]; then
 	"$top/contrib/install-deps.sh" --test || { echo "0 passed, 1 failed"; exit 1; }
 fi
 mkdir -p "$build" "$logs"
+: >"$logs/times.txt"
+asan_build=${ASAN_BUILD_DIR:-$build-asan}
+fuzz_build=${FUZZ_BUILD_DIR:-$build-fuzz}
 
 built=1
 step autoreconf sh -c "cd '$top' && autoreconf -fi" &&
@@ -81,7 +110,7 @@ step autoreconf sh -c "cd '$top' && autoreconf -fi" &&
 
 if [ $built = 1 ]; then
 	# make check fails when a test fails; the per-case counts below say which.
-	(cd "$build" && make -j2 check >"$logs/check.log" 2>&1)
+	(cd "$build" && timed check make -j2 check >"$logs/check.log" 2>&1)
 	count_trs
 	# End to end: every scenario through each MTA over a unix socket, then the
 	# scenarios that prove a socket kind over inet and inet6, then the fault
@@ -96,20 +125,48 @@ if [ $built = 1 ]; then
 		tap=$logs/mta-$mta-$kind.tap
 		[ "$set" = faults ] && tap=$logs/mta-$mta-$kind-faults.tap
 		top_srcdir=$top top_builddir=$build MTA=$mta MILTER_SOCKET=$kind MTA_SET=$set \
-			"$top/tests/mta/run.sh" >"$tap" 2>&1
+			timed "mta-$mta-$kind-$set" "$top/tests/mta/run.sh" >"$tap" 2>&1
 		count_tap "$tap"
 	done
-	step distcheck sh -c "cd '$build' && make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror"
+	timed distcheck step distcheck sh -c "cd '$build' && make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror"
 
 	# contrib/ (issue 8): the Debian package, built from the release tarball, installed,
 	# run as its systemd unit runs it, and purged again (tests/contrib/deb.sh, TAP).
 	# The unit, example configurations and handlers are tested by make check above.
-	deb_began=$(date +%s)
-	top_srcdir=$top top_builddir=$build "$top/tests/contrib/deb.sh" >"$logs/deb.tap" 2>&1
+	top_srcdir=$top top_builddir=$build timed deb "$top/tests/contrib/deb.sh" >"$logs/deb.tap" 2>&1
 	count_tap "$logs/deb.tap"
-	echo "# deb: $(($(date +%s) - deb_began)) s, $(grep -c '^ok ' "$logs/deb.tap") ok (log: $logs/deb.tap)"
+
+	# The milter-protocol tests once under valgrind memcheck: zero errors, no definite leak.
+	top_srcdir=$top top_builddir=$build MILTER_VALGRIND=1 \
+		timed valgrind "$top/tests/milter/run.sh" >"$logs/milter-valgrind.tap" 2>&1
+	count_tap "$logs/milter-valgrind.tap"
 fi
 
+# make check again, built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
+san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+mkdir -p "$asan_build"
+if timed asan-build step asan-configure sh -c "cd '$asan_build' && '$top/configure' --enable-werror CFLAGS='-g -O1 $san' LDFLAGS='$san'" &&
+	timed asan-build step asan-make sh -c "cd '$asan_build' && make -j2"; then
+	# The sanitizers stop at the first report, and LeakSanitizer checks every exit: a report
+	# anywhere makes a test fail (tests/milter/run.sh also looks for them in the daemon's log).
+	(cd "$asan_build" &&
+		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		timed asan-check make -j2 check >"$logs/asan-check.log" 2>&1)
+	count_trs "$asan_build" asan
+fi
+
+# The fuzz targets, FUZZ_SECONDS each, from a third build with clang and libFuzzer.
+mkdir -p "$fuzz_build"
+if timed fuzz-build step fuzz-configure sh -c "cd '$fuzz_build' && '$top/configure' --enable-werror --enable-fuzzing CC=clang" &&
+	timed fuzz-build step fuzz-make sh -c "cd '$fuzz_build' && make -j2 fuzz"; then
+	top_srcdir=$top top_builddir=$fuzz_build \
+		timed fuzz "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}" >"$logs/fuzz.tap" 2>&1
+	count_tap "$logs/fuzz.tap"
+	grep '^ok ' "$logs/fuzz.tap" | sed 's/^/# /'
+fi
+
+echo "# seconds per layer: $(tr '\n' ' ' <"$logs/times.txt")"
 echo "# logs in $logs; skipped: $skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

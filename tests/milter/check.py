@@ -811,6 +811,35 @@ def _(ck):
         ck.equal([c for c, _ in eom.actions()], [], "actions at end of message")
 
 
+@scenario("data-binary", "data request from a message with NUL bytes in the body and bytes "
+          "that are not UTF-8 in headers and body: valid JSON, NUL as \\u0000, the rest as "
+          "U+FFFD, size counts every byte, the message is not altered", "all", "fields.lua",
+          CASE="binary")
+def _(ck):
+    body = b"nul\0byte\0\0 caf\xe9\r\n" + b"\xc3\xa9 ok, then \xf0\x9f\x98 cut\r\n"
+    headers = [["Subject", b"caf\xe9 \xff\xfe end"], ["X-Cut-Sequence", b"a\xc3(b \xe2\x82 c"]]
+    data = [rec for rec in ck.records
+            if dig(rec.get("json"), "context", "stage") == "data" or rec.get("raw") is not None]
+    if not ck.equal(len(data), 1, "data requests (valid JSON or not)"):
+        return
+    # hookserver.py records a body that is not UTF-8 JSON under "raw", with "json" null
+    ck.expect(data[0].get("raw") is None, "the request body is not valid JSON in UTF-8: %r"
+              % (data[0].get("raw") or "")[:300])
+    req = data[0].get("json")
+    if not isinstance(req, dict):
+        return
+    msg = req.get("message", {})
+    ck.equal(msg.get("contents"), body.decode("utf-8", "replace"), "message.contents")
+    ck.expect("\0" in (msg.get("contents") or ""), "the NUL bytes are gone from contents")
+    ck.equal(msg.get("headers"), [[n, v.decode("utf-8", "replace")] for n, v in headers],
+             "message.headers")
+    ck.equal(msg.get("size"), sum(len(n) + 2 + len(v) + 2 for n, v in headers) + 2 + len(body),
+             "message.size")
+    eom = ck.eom(ck.session(0))
+    if eom:
+        ck.equal([c for c, _ in eom.actions()], [], "actions at end of message")
+
+
 @scenario("data-server-headers", "data request: a leading Received carrying the queue id is "
           "listed in serverHeaders, and stays in headers", "all", "fields.lua", CASE="received")
 def _(ck):
@@ -1337,6 +1366,60 @@ def error_scenario(index, kind, what, answer, tempfail):
 for _i, (_kind, _what, _answer) in enumerate(ERRORS):
     error_scenario(_i, _kind, _what, _answer, True)
     error_scenario(_i, _kind, _what, _answer, False)
+
+
+# ---- header injection from a hook (PROTOCOL.md section 3, issue 7)
+
+INJECTIONS = [
+    # (what, the invalid modification, the reason the log must give)
+    ("CRLF and a new header in a value",
+     {"type": "addHeader", "name": "X-Note", "value": "ok\r\nBcc: victim@example.net"},
+     "line break not followed by space or tab"),
+    ("an empty line in a value (headers end, a body starts)",
+     {"type": "changeHeader", "index": 1, "name": "Subject", "value": "x\r\n\r\nforged body"},
+     "line break not followed by space or tab"),
+    ("a bare CR in a value", {"type": "addHeader", "name": "X-Note", "value": "a\rb"},
+     "CR outside CRLF"),
+    ("a bare LF at the end of a value", {"type": "addHeader", "name": "X-Note", "value": "a\n"},
+     "line break not followed by space or tab"),
+    ("NUL in a value", {"type": "insertHeader", "index": 0, "name": "X-Note", "value": "a\0b"},
+     "header value contains NUL"),
+    ("CRLF in a name",
+     {"type": "insertHeader", "index": 1, "name": "X-A\r\nBcc", "value": "victim@example.net"},
+     "header name contains a space, control or non-ASCII character"),
+    ("NUL in a name", {"type": "deleteHeader", "index": 1, "name": "X-A\0B"},
+     "header name contains a space, control or non-ASCII character"),
+    ("a name of 998 bytes", {"type": "addHeader", "name": "X" * 998, "value": "v"},
+     "header name is longer than 997 bytes"),
+    ("a value of 64 KiB + 1 bytes",
+     {"type": "addHeader", "name": "X-Big", "value": "v" * (64 * 1024 + 1)},
+     "header value is longer than 64 KiB"),
+    ("CRLF and a command in an address",
+     {"type": "addRecipient", "value": "a@example.net\r\nRCPT TO:<victim@example.net>"},
+     "address contains NUL, CR or LF"),
+]
+VALID_MOD = {"type": "addHeader", "name": "X-Valid", "value": "applied only if all are valid"}
+
+
+@scenario("inject-header-refused", "header injection from a hook: CR/LF outside folding, NUL "
+          "and oversized names and values (and CR/LF in an address), each after a valid "
+          "modification, make the answer invalid: 451 4.3.5, nothing applied, the reason logged",
+          "all", "inject.lua", script(*[
+              rule(ans("accept", mods=[VALID_MOD, bad]), stage="data", subject="inject-%02d" % k)
+              for k, (_, bad, _) in enumerate(INJECTIONS, 1)]), COUNT=str(len(INJECTIONS)))
+def _(ck):
+    sess = ck.session(0)
+    for k, (what, _, reason) in enumerate(INJECTIONS, 1):
+        ck.reply(sess, "E", k - 1, "y", TEMPFAIL_REPLY, what="end of message %d (%s)" % (k, what))
+        eom = ck.eom(sess, k - 1) if sess else None
+        if eom:
+            ck.equal([c for c, _ in eom.actions() if c != "p"], [],
+                     "packets at end of message %d (%s)" % (k, what))
+        lines = ck.error_lines("h1", "qid=4INJ%02d" % k, "error=invalid")
+        ck.expect(len(lines) == 1 and reason in lines[0],
+                  "message %d (%s): expected one error line with \"%s\", got %r"
+                  % (k, what, reason, lines))
+    ck.equal(len(ck.reqs("data")), len(INJECTIONS), "data requests")
 
 
 # ---- keep-alive and negotiation (DESIGN.md)

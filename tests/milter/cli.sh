@@ -54,12 +54,13 @@ detached='' # the daemon that detached itself (not our child; found by its pid f
 # the daemons' pids, set by start (pid_g: the command that detaches)
 # shellcheck disable=SC2034 # read through pid_of
 pid_a='' pid_b='' pid_c='' pid_d='' pid_e='' pid_f='' pid_g='' pid_h='' pid_t1='' pid_t2='' pid_k=''
-pid_r=''
+# shellcheck disable=SC2034 # read through pid_of
+pid_r='' pid_s=''
 
 # alive - the process runs (a zombie does not count)
 alive() {
 	kill -0 "$1" 2>/dev/null || return 1
-	if [ -r "/proc/$1/status" ] && grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; then
+	if grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; then
 		return 1
 	fi
 	return 0
@@ -337,11 +338,12 @@ exit_status() {
 
 # ---- the plan --------------------------------------------------------------------------
 
-echo "1..36"
+echo "1..40"
 
 root=0
 [ "$(id -u)" = 0 ] && root=1
 nobody_uid=$(id -u nobody 2>/dev/null || true)
+nobody_gid=$(id -g nobody 2>/dev/null || true)
 have_openssl=0
 command -v openssl >/dev/null 2>&1 && have_openssl=1
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/build-config.h" \
@@ -516,6 +518,90 @@ rc=$?
 [ -s "$err" ] && { fail "mode 600: stderr is not empty:"; diag "$err"; }
 result "-n: a secret in clear in a file others can read is a warning, and the file is OK"
 
+# Secrets taken from the environment and from a file, and one in clear: none of them may
+# appear in what -n prints, for a valid file or one with errors next to them, nor when the
+# error is in the secret's own line, nor when the daemon refuses to start.
+env_secret=Env-S3cr3t-Value
+file_secret=File-S3cr3t-Value
+printf '%s\n' "$file_secret" >"$tmp/secret.txt"
+chmod 600 "$tmp/secret.txt"
+MTH_CLI_SECRET=$env_secret
+export MTH_CLI_SECRET
+# secret_hooks FILE LINE... - three hooks with a secret each (clear, env, file), then LINEs
+secret_hooks() {
+	sh_file=$1
+	shift
+	{
+		echo "# written by tests/milter/cli.sh"
+		echo "[milter]"
+		echo "listen = \"unix:$tmp/sec.sock\""
+		for sh_how in clear env file; do
+			echo ""
+			echo "[session.hook.\"$sh_how\"]"
+			echo "url = \"http://127.0.0.1:$port/s-$sh_how\""
+			echo 'stages = ["data"]'
+			echo 'auth.username = "cli-user"'
+			case $sh_how in
+			clear) echo 'auth.secret = "Cl3ar-S3cr3t-Value"' ;;
+			env) echo 'auth.secret = "%{env:MTH_CLI_SECRET}%"' ;;
+			file) echo "auth.secret = \"%{file:$tmp/secret.txt}%\"" ;;
+			esac
+		done
+		for sh_line in "$@"; do
+			echo "$sh_line"
+		done
+	} >"$sh_file"
+	chmod 644 "$sh_file"
+}
+# no_secret FILE... - none of the secrets, nor a credential pair in base64, in the files
+no_secret() {
+	for ns_f in "$@"; do
+		for ns_s in Cl3ar-S3cr3t "$env_secret" "$file_secret" Typo-S3cr3t Dup-S3cr3t \
+			Unterm-S3cr3t "$(printf 'cli-user:%s' "$env_secret" | base64)" \
+			"$(printf 'cli-user:%s' "$file_secret" | base64)"; do
+			if grep -n -- "$ns_s" "$ns_f" >"$tmp/leak.txt"; then
+				fail "$(basename "$ns_f") holds the secret \"$ns_s\":"
+				diag "$tmp/leak.txt"
+			fi
+		done
+	done
+}
+
+begin
+secret_hooks "$tmp/sec-ok.toml"
+run_bounded "$out" "$err" "$daemon" -n -c "$tmp/sec-ok.toml"
+rc=$?
+[ $rc = 0 ] || { fail "valid file: exit status $rc, expected 0"; diag "$err"; }
+has_text "$err" 'session.hook."clear".auth.secret: secret written in clear' ||
+	{ fail "valid file: no warning about the secret in clear"; diag "$err"; }
+no_secret "$out" "$err"
+for bad in 'timeout = "ten seconds"' 'allow-invalid-certs = "no"' \
+	'[session.hook."file".auth]' 'auth.secrte = "Typo-S3cr3t"' 'auth.secret = "Dup-S3cr3t"'; do
+	# each breaks the last hook ("file") next to its secret: a bad value, a table or the
+	# secret defined twice, a misspelt key
+	secret_hooks "$tmp/sec-bad.toml" "$bad"
+	run_bounded "$out" "$err" "$daemon" -n -c "$tmp/sec-bad.toml"
+	rc=$?
+	[ $rc = 1 ] || { fail "with \"$bad\": exit status $rc, expected 1"; diag "$err"; }
+	no_secret "$out" "$err"
+done
+# errors in the secret's own line: an unterminated string, a wrong type
+for bad in 'auth.secret = "Unterm-S3cr3t' 'auth.secret = ["Dup-S3cr3t"]'; do
+	secret_hooks "$tmp/sec-bad.toml"
+	sed -i "s|^auth.secret = \"Cl3ar-S3cr3t-Value\"\$|$bad|" "$tmp/sec-bad.toml"
+	grep -qF -- "$bad" "$tmp/sec-bad.toml" || fail "could not write \"$bad\" into the file"
+	run_bounded "$out" "$err" "$daemon" -n -c "$tmp/sec-bad.toml"
+	rc=$?
+	[ $rc = 1 ] || { fail "with \"$bad\": exit status $rc, expected 1"; diag "$err"; }
+	no_secret "$out" "$err"
+done
+secret_hooks "$tmp/sec-bad.toml" 'timeout = "ten seconds"'
+run_bounded "$out" "$err" "$daemon" -f -v -v -v -c "$tmp/sec-bad.toml"
+rc=$?
+[ $rc = 1 ] || { fail "start with errors: exit status $rc, expected 1"; diag "$err"; }
+no_secret "$out" "$err"
+result "no secret (in clear, %{env}%, %{file}%) in -n output or in errors, for good and bad files"
+
 # ---- daemons ---------------------------------------------------------------------------
 # All are started at once and stopped at once: libmilter notices a signal only every few
 # seconds. Each has its own data hook path on the hook server (/a, /b, ...).
@@ -621,6 +707,14 @@ EOF
 chmod 644 "$tmp/k.toml"
 start k -f -v -v -c "$tmp/k.toml"
 
+# s: the three secret hooks, -v -v -v; "clear" cannot be reached and counts as accept
+secret_hooks "$tmp/s.toml"
+sed -i "s|^url = \"http://127.0.0.1:$port/s-clear\"\$|url = \"http://127.0.0.1:$closed/s-clear\"|" \
+	"$tmp/s.toml"
+sed -i "s|^listen = .*|listen = \"unix:$tmp/s.sock\"|" "$tmp/s.toml"
+printf '\n[session.hook."clear".options]\ntempfail-on-error = false\n' >>"$tmp/s.toml"
+start s -f -v -v -v -c "$tmp/s.toml"
+
 # r: reloaded on SIGHUP (see "SIGHUP: reload" below); at first the hook "old" only
 # write_reload FILE LISTEN [LINE...] - the hook "old" at the data stage, then each LINE
 write_reload() {
@@ -643,7 +737,7 @@ write_reload() {
 write_reload "$tmp/r.toml" "unix:$tmp/r.sock"
 start r -f -v -c "$tmp/r.toml"
 
-for name in a b c d e f h t1 t2 k r; do
+for name in a b c d e f h t1 t2 k r s; do
 	[ -n "$(pid_of $name)" ] && wait_for listening $name
 done
 
@@ -801,12 +895,35 @@ fi
 secret_case=$((n + 1))
 result "auth.secret is sent to the hook (one error, one success, -v -v); its clear text warned about"
 
+begin
+if listening s; then
+	session s "unix:$tmp/s.sock" QS header || { fail "miltertest failed:"; diag "$tmp/mt-s.out"; }
+	has_line "$tmp/s.log" ': error: hook=clear stage=data qid=QS error=connect .*policy=accept' ||
+		fail "no error line for the unreachable hook"
+	for how in env file; do
+		case $how in
+		env) want_secret=$env_secret ;;
+		file) want_secret=$file_secret ;;
+		esac
+		want="Basic $(printf 'cli-user:%s' "$want_secret" | base64)"
+		got=$(auth_of "$record" "/s-$how")
+		[ "$got" = "$want" ] ||
+			fail "hook $how got Authorization \"$got\", expected \"$want\""
+	done
+else
+	fail "the daemon does not run"
+	diag "$tmp/s.log"
+fi
+[ -s "$why" ] && diag "$tmp/s.log"
+secrets_case=$((n + 1))
+result "secrets from %{env}% and %{file}% are sent to the hook (-v -v -v)"
+
 # ---- -u ----------------------------------------------------------------------------------
 
 if [ $root = 0 ]; then
-	skip "-u nobody: runs as nobody, owns the socket, serves a message" "not root"
+	skip "-u nobody: runs as nobody (uids, gids, groups, no capabilities), owns the socket, serves a message" "not root"
 elif [ -z "$nobody_uid" ]; then
-	skip "-u nobody: runs as nobody, owns the socket, serves a message" "no user nobody"
+	skip "-u nobody: runs as nobody (uids, gids, groups, no capabilities), owns the socket, serves a message" "no user nobody"
 else
 	begin
 	if listening h && test -S "$tmp/h.sock"; then
@@ -816,6 +933,15 @@ else
 			fail "effective uid $euid, expected $nobody_uid (Uid: $uids)"
 		[ "$uids" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ] ||
 			fail "real, effective, saved and file uids are not all nobody's: $uids"
+		gids=$(sed -n 's/^Gid:[[:space:]]*//p' "/proc/$pid_h/status" | tr -s ' \t' '  ')
+		[ "$gids" = "$nobody_gid $nobody_gid $nobody_gid $nobody_gid" ] ||
+			fail "real, effective, saved and file gids are not all nobody's ($nobody_gid): $gids"
+		groups=" $(sed -n 's/^Groups:[[:space:]]*//p' "/proc/$pid_h/status" | tr -s ' \t' '  ') "
+		case $groups in
+		*" 0 "*) fail "root's group 0 is still among the supplementary groups:$groups" ;;
+		esac
+		capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pid_h/status")
+		[ "$capeff" = 0000000000000000 ] || fail "capabilities left after the drop: CapEff $capeff"
 		owner=$("$PYTHON3" -c 'import os, sys; print(os.stat(sys.argv[1]).st_uid)' \
 			"$tmp/h.sock")
 		[ "$owner" = "$nobody_uid" ] || fail "the socket is owned by uid $owner"
@@ -824,7 +950,7 @@ else
 		fail "the daemon does not listen on unix:$tmp/h.sock"
 		diag "$tmp/h.log"
 	fi
-	result "-u nobody: runs as nobody, owns the socket, serves a message"
+	result "-u nobody: runs as nobody (uids, gids, groups, no capabilities), owns the socket, serves a message"
 fi
 
 # ---- detaching ---------------------------------------------------------------------------
@@ -981,7 +1107,7 @@ if listening f; then
 	fi
 fi
 # Everyone else stops now too: b by SIGINT, the rest by SIGTERM.
-for name in a c d e h t1 t2 k r; do
+for name in a c d e h t1 t2 k r s; do
 	p=$(pid_of $name)
 	[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
 done
@@ -1056,7 +1182,7 @@ fi
 result "the detached daemon stops on SIGTERM to the pid in its pid file"
 
 begin
-for name in c d e h t1 t2 k; do
+for name in c d e h t1 t2 k s; do
 	[ -n "$(pid_of $name)" ] || continue
 	exit_status $name
 	if [ "$es_rc" != 0 ]; then
@@ -1078,6 +1204,13 @@ grep -n "$b64" "$tmp/k.log" >"$tmp/leak.txt" &&
 has_line "$tmp/k.log" ': notice: stopped$' || fail "the log does not reach the stop"
 result "the secret never reaches the log (test $secret_case's whole stderr, -v -v)"
 
+begin
+no_secret "$tmp/s.log"
+[ -s "$tmp/s.log" ] || fail "the log is empty: nothing was checked"
+has_line "$tmp/s.log" ': notice: stopped$' || fail "the log does not reach the stop"
+has_line "$tmp/s.log" ': debug: ' || fail "no debug line: the log is not that of -v -v -v"
+result "no secret (in clear, %{env}%, %{file}%) in the log (test $secrets_case's whole stderr, -v -v -v)"
+
 # ---- -p on start -------------------------------------------------------------------------
 
 begin
@@ -1088,8 +1221,21 @@ grep -q "bogus" "$err" || { fail "stderr does not name the socket:"; diag "$err"
 [ -e "$tmp/good.sock" ] && fail "the socket of [milter] listen was created"
 result "starting with -p bogus exits 1, saying why"
 
-if [ $n != 36 ]; then
-	echo "# the plan says 36 tests but $n ran"
+# A build with -fsanitize=address,undefined writes its reports to stderr, which is each
+# daemon's log: none may hold one (LeakSanitizer reports at exit, so this comes last).
+begin
+for f in "$tmp"/*.log; do
+	[ -e "$f" ] || continue
+	if grep -Eq 'ERROR: [A-Za-z]*Sanitizer|runtime error: |SUMMARY: [A-Za-z]*Sanitizer' "$f"; then
+		fail "a sanitizer report in $(basename "$f"):"
+		grep -E -A 12 'ERROR: [A-Za-z]*Sanitizer|runtime error: ' "$f" | head -n 30 >"$tmp/san.txt"
+		diag "$tmp/san.txt" 30
+	fi
+done
+result "no sanitizer report in any daemon's log"
+
+if [ $n != 40 ]; then
+	echo "# the plan says 40 tests but $n ran"
 fi
 [ $failed -eq 0 ] || echo "# $failed of $n tests failed"
 exit 0

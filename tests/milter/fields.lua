@@ -136,6 +136,25 @@ t.run({
 		t.close(conn)
 	end,
 
+	-- NUL bytes and bytes that are not UTF-8: in the body (a chunk has a length, so NUL
+	-- can be sent; miltertest sends it from a file), and not UTF-8 in header values
+	-- (milter ends those at a NUL)
+	binary = function()
+		local conn = t.session({ ip = "192.0.2.27" })
+		local reply = t.message(conn, {
+			qid = "4BINQ1",
+			headers = {
+				{ "Subject", "caf\xe9 \xff\xfe end" },
+				{ "X-Cut-Sequence", "a\xc3(b \xe2\x82 c" },
+			},
+			body = { { bytes = "nul\0byte\0\0 caf\xe9\r\n" },
+				"\xc3\xa9 ok, then \xf0\x9f\x98 cut\r\n" },
+		})
+		t.expect(reply, t.ACCEPTED, "eom")
+		t.no_modifications(conn)
+		t.close(conn)
+	end,
+
 	-- a leading Received: that carries the queue id is the MTA's own header
 	received = function()
 		local conn = t.session({ ip = "192.0.2.26" })

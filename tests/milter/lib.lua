@@ -144,12 +144,25 @@ function t.eoh(conn)
 	return mt.getreply(conn)
 end
 
--- t.body - one body chunk
+-- t.body - one body chunk: a string, or { bytes = STRING } for bytes that may hold NUL
+-- (mt.bodystring stops at a NUL; they go through a file and mt.bodyfile instead)
 function t.body(conn, chunk)
 	if t.skipped(conn, SMFIP_NOBODY) then
 		return t.SKIPPED
 	end
-	t.ok(mt.bodystring(conn, chunk), "bodystring")
+	if type(chunk) == "table" then
+		local name = "body-chunk.bin"
+		local f = io.open(name, "wb")
+		if f == nil then
+			t.fail("cannot write %s", name)
+		end
+		f:write(chunk.bytes)
+		f:close()
+		t.ok(mt.bodyfile(conn, name), "bodyfile")
+		os.remove(name)
+	else
+		t.ok(mt.bodystring(conn, chunk), "bodystring")
+	end
 	return mt.getreply(conn)
 end
 

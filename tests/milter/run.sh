@@ -14,8 +14,12 @@
 #   check.py        writes scripts and configurations, then checks record, trace and log
 # A scenario passes when miltertest exits 0, the daemon still runs, and check.py finds
 # nothing wrong.
+# A last test stops every daemon: each must exit 0, and no daemon log may hold a sanitizer
+# report (a build with -fsanitize=address,undefined writes them to stderr, which is the
+# log); each scenario is also failed by a report that appears while it runs.
 # Environment: MILTER_TESTS=name,name runs only those scenarios; KEEP_TMP=1 keeps the
-# temporary directory.
+# temporary directory; MILTER_VALGRIND=1 runs each daemon under valgrind memcheck, and the
+# last test then also wants zero errors and no definite leak in each valgrind log.
 
 set -u
 
@@ -41,6 +45,19 @@ command -v timeout >/dev/null 2>&1 && limit="timeout 60"
 if [ ! -x "$daemon" ]; then
 	echo "Bail out! $daemon not built"
 	exit 1
+fi
+# MILTER_VALGRIND=1: every daemon runs under memcheck, its report in $tmp/valgrind-CONFIG.log
+valgrind=
+ready_tries=100
+if [ "${MILTER_VALGRIND:-0}" = 1 ]; then
+	if ! command -v valgrind >/dev/null 2>&1; then
+		echo "Bail out! MILTER_VALGRIND=1 but valgrind is not installed (Debian package valgrind)"
+		exit 1
+	fi
+	valgrind="valgrind --tool=memcheck --error-exitcode=99 --leak-check=full"
+	valgrind="$valgrind --errors-for-leak-kinds=definite --show-leak-kinds=definite"
+	valgrind="$valgrind --num-callers=30"
+	ready_tries=600 # memcheck starts a program many times slower
 fi
 
 # A unix socket path must fit in sun_path (108 bytes): keep the directory short.
@@ -87,10 +104,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# wait_for - up to 100 x 0.05 s for a test command to succeed
+# wait_for - up to 100 x 0.05 s for a test command to succeed (600 under valgrind)
 wait_for() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt $ready_tries ]; do
 		"$@" && return 0
 		sleep 0.05
 		i=$((i + 1))
@@ -142,13 +159,19 @@ if [ -n "${MILTER_TESTS:-}" ]; then
 	done
 	mv "$tmp/list.sel" "$tmp/list"
 fi
-echo "1..$(wc -l <"$tmp/list" | tr -d ' ')"
+echo "1..$(($(wc -l <"$tmp/list" | tr -d ' ') + 1))"
+
+# A sanitizer's report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer) as the
+# daemon writes it to stderr.
+sanitizer_re='ERROR: [A-Za-z]*Sanitizer|runtime error: |WARNING: [A-Za-z]*Sanitizer|SUMMARY: [A-Za-z]*Sanitizer'
 
 # start_daemon - start the daemon for configuration $1 (its log: $tmp/daemon-$1.log)
 start_daemon() {
 	"$PYTHON3" "$check" config "$1" "$tmp/$1.toml" --port "$port" \
 		--socket "unix:$tmp/filter-$1.sock" || return 1
-	"$daemon" -f -c "$tmp/$1.toml" -p "unix:$tmp/filter-$1.sock" -v -v \
+	# shellcheck disable=SC2086 # $valgrind is a command and its options, or nothing
+	${valgrind:+$valgrind --log-file=$tmp/valgrind-$1.%p.log} \
+		"$daemon" -f -c "$tmp/$1.toml" -p "unix:$tmp/filter-$1.sock" -v -v \
 		</dev/null 2>>"$tmp/daemon-$1.log" &
 	daemon_pids="$daemon_pids $1:$!"
 }
@@ -227,6 +250,12 @@ while IFS="$tab" read -r name cfg lua defines desc; do
 		--log-from "$log_from" >>"$tmp/why" 2>&1; then
 		ok=0
 	fi
+	if tail -c +"$((log_from + 1))" "$log" | grep -Eq "$sanitizer_re"; then
+		ok=0
+		echo "# a sanitizer report in the daemon's log:" >>"$tmp/why"
+		tail -c +"$((log_from + 1))" "$log" | grep -E -A 12 "$sanitizer_re" | head -n 40 |
+			sed 's/^/#   /' >>"$tmp/why"
+	fi
 	if [ $ok = 1 ]; then
 		echo "ok $n - $name: $desc"
 	else
@@ -238,6 +267,58 @@ while IFS="$tab" read -r name cfg lua defines desc; do
 	fi
 	[ -s "$tmp/why" ] && [ $ok = 1 ] && cat "$tmp/why"
 done <"$tmp/list"
+
+# The last test: every daemon stops on SIGTERM with status 0 (LeakSanitizer and valgrind
+# report at exit), and no log holds a sanitizer or memcheck complaint.
+n=$((n + 1))
+: >"$tmp/why"
+for cp in $daemon_pids; do
+	pid=${cp#*:}
+	kill -TERM "$pid" 2>/dev/null
+done
+for cp in $daemon_pids; do
+	cfg=${cp%%:*} pid=${cp#*:}
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt $((ready_tries * 4)) ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# daemon $cfg (pid $pid) still runs after SIGTERM; killing it" >>"$tmp/why"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid"
+	rc=$?
+	# a daemon that died during a scenario was restarted: that scenario failed already
+	[ $rc = 0 ] || echo "# daemon $cfg (pid $pid) exited with status $rc" >>"$tmp/why"
+done
+daemon_pids=''
+for log in "$tmp"/daemon-*.log; do
+	[ -e "$log" ] || continue
+	if grep -Eq "$sanitizer_re" "$log"; then
+		echo "# a sanitizer report in $(basename "$log"):" >>"$tmp/why"
+		grep -E -A 12 "$sanitizer_re" "$log" | head -n 40 | sed 's/^/#   /' >>"$tmp/why"
+	fi
+done
+if [ -n "$valgrind" ]; then
+	for vlog in "$tmp"/valgrind-*.log; do
+		[ -e "$vlog" ] || { echo "# no valgrind log was written" >>"$tmp/why"; break; }
+		if ! grep -q 'ERROR SUMMARY: 0 errors' "$vlog" || grep -q 'definitely lost: [1-9]' "$vlog"; then
+			echo "# memcheck complains in $(basename "$vlog"):" >>"$tmp/why"
+			grep -E 'ERROR SUMMARY|definitely lost|Invalid|uninitialised|==[0-9]+==    (at|by) ' \
+				"$vlog" | head -n 40 | sed 's/^/#   /' >>"$tmp/why"
+		fi
+	done
+fi
+desc="every daemon exits 0 on SIGTERM, no sanitizer report in its log"
+[ -n "$valgrind" ] && desc="$desc, memcheck: 0 errors and no definite leak"
+if [ -s "$tmp/why" ]; then
+	failed=$((failed + 1))
+	echo "not ok $n - $desc"
+	cat "$tmp/why"
+else
+	echo "ok $n - $desc"
+fi
 
 [ $failed -eq 0 ] || echo "# $failed of $n scenarios failed"
 exit 0

@@ -948,6 +948,37 @@ static void test_then_and_else_columns_point_into_their_own_string(void **state)
 	json_object_put(v);
 }
 
+/*
+ * test_split_on_empty_counts_a_leading_continuation_byte - found by fuzzing: text that starts
+ * with a UTF-8 continuation byte has one piece more than it has lead bytes, and the array was
+ * sized by lead bytes. Long enough that the array gets a block of its own (ARENA_CHUNK), so
+ * under AddressSanitizer a write past it is caught.
+ */
+static void test_split_on_empty_counts_a_leading_continuation_byte(void **state)
+{
+	static const char head[] = "count(split('\x80", tail[] = "', '')) == 403";
+	char text[sizeof head + 400 + sizeof tail];
+	struct expr_error err;
+	struct expr *e;
+
+	(void)state;
+	memcpy(text, head, sizeof head - 1);
+	memset(text + sizeof head - 1, 'a', 400);
+	memcpy(text + sizeof head - 1 + 400, tail, sizeof tail);
+	e = expr_compile(text, &err);
+	if (e == NULL)
+		fail_msg("refused: %s", err.msg);
+	/* "", "\x80", 400 x "a", "" */
+	assert_int_equal(expr_eval(e, &data_vars), 1);
+	expr_free(e);
+	e = expr_compile("split('\x80"
+	                 "a\x80', '') == ['', '\x80', 'a\x80', '']",
+	                 &err);
+	assert_non_null(e);
+	assert_int_equal(expr_eval(e, &data_vars), 1);
+	expr_free(e);
+}
+
 /* ---- the group --------------------------------------------------------------------------- */
 
 static const struct CMUnitTest named_tests[] = {
@@ -962,6 +993,7 @@ static const struct CMUnitTest named_tests[] = {
     cmocka_unit_test(test_many_threads_share_one_compiled_expression),
     cmocka_unit_test(test_arbitrary_bytes_never_crash),
     cmocka_unit_test(test_then_and_else_columns_point_into_their_own_string),
+    cmocka_unit_test(test_split_on_empty_counts_a_leading_continuation_byte),
 };
 
 #define N_NAMED     (sizeof(named_tests) / sizeof(named_tests[0]))

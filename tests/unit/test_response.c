@@ -881,7 +881,17 @@ static void test_bad_parameters_are_invalid(void **state)
 static void test_header_name_rules(void **state)
 {
 	static const char *const names[] = {
-	    "X-Colon:", "X Space", "", "X-Tab\\t", "X-\\u00e9", "X-Del\\u007f", "X-Nul\\u0000",
+	    "X-Colon:",
+	    "X Space",
+	    "",
+	    "X-Tab\\t",
+	    "X-\\u00e9",
+	    "X-Del\\u007f",
+	    "X-Nul\\u0000",
+	    /* header injection: a line break in the name starts a header of its own */
+	    "X-A\\r\\nBcc",
+	    "X-Lf\\n",
+	    "X-Cr\\rBcc",
 	};
 	struct verdict v;
 	struct bad_case c;
