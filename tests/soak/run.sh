@@ -21,9 +21,10 @@
 #   - its RSS stayed flat: the last reading is at most the first one after
 #     warm-up (the first SOAK_EVERY messages) plus 10 %;
 #   - its threads, counted once all sessions are closed, are no more than
-#     before the first message, nor its descriptors (plus 2), besides what
-#     http.c's pool of idle libcurl handles keeps: at most 64 connections to
-#     the hook and 64 socket pairs (tests/load/run.sh says why).
+#     before the first message plus the hook's connection-pool thread (http.c
+#     starts it with the first call), nor its descriptors (plus 2), besides
+#     what the pool keeps: at most options.max-connections (8 here)
+#     connections to the hook and libcurl's wake-up socket pairs.
 # Needs root (Postfix runs as root). The hook server records nothing (its
 # record is /dev/null) and the capture server keeps only Message-IDs.
 
@@ -61,7 +62,7 @@ soak_fail() {
 	failed=1
 }
 
-POOL_MAX=64 # http.c's idle handle pool: each keeps a hook connection and a socket pair
+POOL_MAX=8 # the hook's options.max-connections (the default): its keep-alive connections
 
 # soak_counts - "threads other hook pairs rss_kb" of the bridge (tests/lib/proccount.py)
 soak_counts() {
@@ -116,9 +117,10 @@ errors=$(grep -c ': error: ' "$BRIDGE_LOG")
 [ "$errors" -eq 0 ] || soak_fail "$errors error lines in the bridge's log, e.g. $(grep -m1 ': error: ' "$BRIDGE_LOG")"
 
 # Descriptors and threads back where they were once every session has closed
-# (besides what the handle pool may keep: at most 64 connections and 64 pairs;
-# libmilter's surplus idle workers quit within about 10 s, tests/load/run.sh).
-wait_for 25 soak_settled "${c0[0]}" $((c0[1] + 2)) ||
+# (besides the pool thread and what the pool may keep: at most POOL_MAX
+# connections; libmilter's surplus idle workers quit within about 10 s,
+# tests/load/run.sh).
+wait_for 25 soak_settled $((c0[0] + 1)) $((c0[1] + 2)) ||
 	soak_fail "threads ${c0[0]} -> $(soak_counts | cut -d' ' -f1), other descriptors ${c0[1]} -> $(soak_counts | cut -d' ' -f2)"
 read -r -a c1 <<<"$(soak_counts)"
 echo "soak: bridge after: threads ${c1[0]}, descriptors ${c1[1]} + ${c1[2]} to the hook + ${c1[3]} in socket pairs, rss_kb=${c1[4]}"
