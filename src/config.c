@@ -115,6 +115,8 @@ static void parse_signature(struct parser *p, struct json_object *tbl, const cha
                             struct hook *hook);
 static int get_path(struct parser *p, struct json_object *v, const char *key, unsigned line,
                     int dir, char **out);
+static void set_path(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                     int dir, char **field);
 static int get_secret(struct parser *p, struct json_object *v, const char *key, unsigned line,
                       char **out);
 static void urls_free(struct hook *hook);
@@ -1765,6 +1767,19 @@ static void parse_urls(struct parser *p, struct json_object *v, const char *key,
 	hook->url = urls[0];
 }
 
+/* set_path - a readable file (dir 0) or directory (dir 1) replaces *field; kept as it was
+ * on error */
+static void set_path(struct parser *p, struct json_object *v, const char *key, unsigned line,
+                     int dir, char **field)
+{
+	char *path;
+
+	if (get_path(p, v, key, line, dir, &path) == 0) {
+		free(*field);
+		*field = path;
+	}
+}
+
 /* parse_tls - [session.hook."<id>".tls]: CA, client certificate, lowest version */
 static void parse_tls(struct parser *p, struct json_object *tbl, const char *prefix,
                       struct hook *hook)
@@ -1781,31 +1796,18 @@ static void parse_tls(struct parser *p, struct json_object *tbl, const char *pre
 		const char *k = json_object_iter_peek_name(&it);
 		struct json_object *v = json_object_iter_peek_value(&it);
 		unsigned line = line_of(p, v, tline);
-		char *path;
 
 		key_join(key, sizeof(key), tprefix, k, 0);
 		if (strcmp(k, "ca-file") == 0) {
-			if (get_path(p, v, key, line, 0, &path) == 0) {
-				free(hook->tls_ca_file);
-				hook->tls_ca_file = path;
-			}
+			set_path(p, v, key, line, 0, &hook->tls_ca_file);
 		} else if (strcmp(k, "ca-path") == 0) {
-			if (get_path(p, v, key, line, 1, &path) == 0) {
-				free(hook->tls_ca_path);
-				hook->tls_ca_path = path;
-			}
+			set_path(p, v, key, line, 1, &hook->tls_ca_path);
 		} else if (strcmp(k, "cert-file") == 0) {
 			cert_line = line;
-			if (get_path(p, v, key, line, 0, &path) == 0) {
-				free(hook->tls_cert_file);
-				hook->tls_cert_file = path;
-			}
+			set_path(p, v, key, line, 0, &hook->tls_cert_file);
 		} else if (strcmp(k, "key-file") == 0) {
 			key_line = line;
-			if (get_path(p, v, key, line, 0, &path) == 0) {
-				free(hook->tls_key_file);
-				hook->tls_key_file = path;
-			}
+			set_path(p, v, key, line, 0, &hook->tls_key_file);
 		} else if (strcmp(k, "min-version") == 0) {
 			struct strval s;
 
