@@ -47,7 +47,9 @@
  *	A client holds one session's per-post state (each milter session, one
  *	libmilter thread, has its own); easy handles are kept by the pools.
  *	http_post sends "POST <url>" with Content-Type: application/json, an
- *	exact Content-Length, the body streamed from req, the hook's extra
+ *	exact Content-Length, the body from req (a request of up to 16 KB
+ *	written out whole first, so that it leaves in one write with the
+ *	headers; a larger one streamed, 512 KB a write), the hook's extra
  *	headers, HTTP basic auth when auth.username is set, TLS verification
  *	unless allow-invalid-certs, the [tls] CA, client certificate and lowest
  *	version, no proxy unless options.use-proxy, and the hook's timeout for the

@@ -43,6 +43,8 @@
 #define HTTP_IDLE_HANDLES_MAX   64    /* idle easy handles a pool keeps for its next posts */
 #define HTTP_POLL_MAX_MS        1000L /* the longest a pool thread sleeps without checking */
 #define HTTP_SIGN_CHUNK         16384 /* bytes of the request fed to the HMAC at a time */
+#define HTTP_UPLOAD_BUFFER      (512L * 1024) /* a large request is sent this much at a time */
+#define HTTP_INLINE_MAX         16384 /* a request this small goes out in one write */
 #define HTTP_SEEK_CHUNK         4096  /* bytes skipped at a time when libcurl seeks forward */
 #define HTTP_LOG_URL_MAX        160   /* the most of a URL a log line shows */
 #define HTTP_HOSTKEY_MAX        272   /* "host:port" of an h2c endpoint */
@@ -138,6 +140,7 @@ struct http_client {
 	pthread_mutex_t lock;    /* guards job's outcome: the pool's own lock is not contended */
 	pthread_cond_t wake;     /* a pool thread signals it when the job is done */
 	struct job job;
+	struct buf inline_req; /* a small request written out whole (HTTP_INLINE_MAX at most) */
 };
 
 /* What one attempt on one endpoint came to. */
@@ -208,6 +211,7 @@ static int request_started(CURL *easy, const char *errbuf);
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg);
 static size_t on_read(char *dst, size_t size, size_t nitems, void *arg);
 static int on_seek(void *arg, curl_off_t offset, int origin);
+static int inline_request(struct http_client *c, struct request *req, size_t len);
 static int header_named(const char *line, const char *name);
 static struct curl_slist *headers_build(const struct hook *h, const char *timestamp,
                                         const char *signature);
@@ -349,6 +353,7 @@ void http_client_free(struct http_client *c)
 		return;
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
+	buf_free(&c->inline_req);
 	free(c);
 }
 
@@ -1366,6 +1371,23 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *arg)
 	return request_read(arg, dst, size * nitems);
 }
 
+/*
+ * inline_request - write a small request whole into the client's buffer. libcurl sends
+ * POSTFIELDS of this size in the same write as the request line and headers, where a read
+ * callback costs a second write, and the hook a second wakeup, per request. The buffer is
+ * kept for the session's next request; its size is bounded by HTTP_INLINE_MAX.
+ */
+static int inline_request(struct http_client *c, struct request *req, size_t len)
+{
+	buf_reset(&c->inline_req);
+	if (buf_reserve(&c->inline_req, len) < 0)
+		return -1;
+	request_rewind(req);
+	c->inline_req.len = request_read(req, c->inline_req.data, len);
+	c->inline_req.data[c->inline_req.len] = '\0';
+	return c->inline_req.len == len ? 0 : -1;
+}
+
 /* on_seek - start the request again (a POST retried on a fresh connection) */
 static int on_seek(void *arg, curl_off_t offset, int origin)
 {
@@ -1468,8 +1490,15 @@ static CURLcode post_options(CURL *easy, struct http_client *c, const struct hoo
 	HTTP_SETOPT(rc, easy, CURLOPT_FOLLOWLOCATION, 0L);
 	HTTP_SETOPT(rc, easy, CURLOPT_USERAGENT, HTTP_USER_AGENT);
 	HTTP_SETOPT(rc, easy, CURLOPT_POST, 1L);
-	HTTP_SETOPT(rc, easy, CURLOPT_READFUNCTION, on_read);
-	HTTP_SETOPT(rc, easy, CURLOPT_SEEKFUNCTION, on_seek);
+	if (len <= HTTP_INLINE_MAX && inline_request(c, req, len) == 0) {
+		HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDS, c->inline_req.data);
+	} else {
+		HTTP_SETOPT(rc, easy, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_UPLOAD_BUFFER);
+		HTTP_SETOPT(rc, easy, CURLOPT_READFUNCTION, on_read);
+		HTTP_SETOPT(rc, easy, CURLOPT_SEEKFUNCTION, on_seek);
+		HTTP_SETOPT(rc, easy, CURLOPT_READDATA, req);
+		HTTP_SETOPT(rc, easy, CURLOPT_SEEKDATA, req);
+	}
 	HTTP_SETOPT(rc, easy, CURLOPT_WRITEFUNCTION, on_body);
 	HTTP_SETOPT(rc, easy, CURLOPT_HTTP_VERSION, version);
 	/* Wait for a connection that may multiplex rather than open one more. */
@@ -1477,8 +1506,6 @@ static CURLcode post_options(CURL *easy, struct http_client *c, const struct hoo
 	HTTP_SETOPT(rc, easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	HTTP_SETOPT(rc, easy, CURLOPT_URL, url);
 	HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER, headers);
-	HTTP_SETOPT(rc, easy, CURLOPT_READDATA, req);
-	HTTP_SETOPT(rc, easy, CURLOPT_SEEKDATA, req);
 	HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, c);
 	/* The whole attempt ends with the post; connecting gets this endpoint's share. */
