@@ -8,6 +8,7 @@
  *	void   request_rewind(struct request *r);
  *	char  *request_to_string(struct request *r, size_t *len);
  *	void   request_free(struct request *r);
+ *	size_t request_json_length(const void *p, size_t len);
  *
  * DESCRIPTION
  *	request_new writes everything but the message body at once (context,
@@ -22,6 +23,11 @@
  *	the end), as a libcurl read callback wants; request_rewind starts again
  *	(a retried or redirected POST). request_to_string returns the whole JSON
  *	as one malloc'd NUL-terminated string (tests, dry run); the caller frees it.
+ *
+ *	request_json_length is what len bytes take escaped as the body is (the
+ *	Content-Length's share of the body). It adds up over pieces of a text
+ *	cut right after ASCII bytes; session.c counts the body so, as it
+ *	arrives, and request_new counts only what is left.
  *
  *	Pure: no I/O, no logging.
  *
@@ -50,5 +56,7 @@ void request_rewind(struct request *r);
 char *request_to_string(struct request *r, size_t *len);
 /* request_free - free the request; NULL is ignored */
 void request_free(struct request *r);
+/* request_json_length - bytes p takes escaped inside a JSON string; SIZE_MAX past size_t */
+size_t request_json_length(const void *p, size_t len);
 
 #endif

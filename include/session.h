@@ -26,7 +26,11 @@
  *	filled as the MTA passes it and cleared by session_end_message at end of
  *	message or abort; allocations are kept for the next message.
  *
- *	session_add_header keeps the value as milter delivers it (no leading space)
+ *	session_append_body also counts, while the chunk is fresh in the cache,
+	what the body will take escaped in the data request (request.c), so that
+	building the request does not read the whole body an extra time.
+
+	session_add_header keeps the value as milter delivers it (no leading space)
  *	but with line breaks made CRLF, as PROTOCOL.md wants them (Postfix folds
  *	with LF); headers count against max-message-size like the body.
  *
@@ -107,6 +111,8 @@ struct session {
 	size_t nheaders, headers_cap;
 	size_t header_bytes; /* "Name: value\r\n" bytes, for message.size */
 	struct buf body;     /* body as received, CRLF line ends; limit max-message-size */
+	size_t body_json_len;  /* bytes body[0..body_json_done) takes escaped in JSON */
+	size_t body_json_done; /* how much of the body body_json_len covers */
 
 	/* decided by hooks, applied at end of message */
 	struct modlist session_mods; /* from connect: every message */

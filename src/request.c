@@ -582,8 +582,22 @@ struct request *request_new(const struct session *s, enum stage stage)
 			goto fail;
 		r->body = (const unsigned char *)s->body.data;
 		r->body_len = s->body.data ? s->body.len : 0;
-		/* One counting pass, so Content-Length is exact without an escaped copy. */
-		if ((r->body_esc_len = escaped_length(r->body, r->body_len)) == SIZE_MAX)
+		/*
+		 * Content-Length is exact without an escaped copy: session.c counted the body as
+		 * it came, but for a cut UTF-8 sequence at its end (or all of it, if the body
+		 * did not come through session_append_body).
+		 */
+		if (s->body_json_done <= r->body_len) {
+			size_t rest = escaped_length(r->body + s->body_json_done,
+			                             r->body_len - s->body_json_done);
+
+			r->body_esc_len = rest > SIZE_MAX - s->body_json_len
+			                      ? SIZE_MAX
+			                      : s->body_json_len + rest;
+		} else {
+			r->body_esc_len = escaped_length(r->body, r->body_len);
+		}
+		if (r->body_esc_len == SIZE_MAX)
 			goto fail;
 		if (put_lit(&r->tail, "\",\"size\":") < 0 ||
 		    put_uint(&r->tail, session_message_size(s)) < 0 || put_lit(&r->tail, "}}") < 0)
@@ -724,6 +738,12 @@ char *request_to_string(struct request *r, size_t *len)
 	if (len)
 		*len = n;
 	return s;
+}
+
+/* request_json_length - bytes p takes escaped inside a JSON string; SIZE_MAX past size_t */
+size_t request_json_length(const void *p, size_t len)
+{
+	return escaped_length(p, len);
 }
 
 /* request_free - free the request; NULL is ignored */

@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "request.h"
 #include "session.h"
 
 /* One client IP with its open sessions; the table holds only counts above 0. */
@@ -216,6 +217,25 @@ static int over_limit(const struct session *s, size_t extra)
 	return max != 0 && (size > max || extra > max - size);
 }
 
+/*
+ * count_body - add what the body's new bytes take escaped to body_json_len, up to and
+ * including the last ASCII byte: a UTF-8 sequence cut by the chunk's end is counted with
+ * the next chunk, or by request.c at the end
+ */
+static void count_body(struct session *s)
+{
+	const unsigned char *p = (const unsigned char *)s->body.data;
+	size_t end = s->body.len, n;
+
+	while (end > s->body_json_done && p[end - 1] >= 0x80)
+		end--;
+	if (end == s->body_json_done)
+		return;
+	n = request_json_length(p + s->body_json_done, end - s->body_json_done);
+	s->body_json_len = n > SIZE_MAX - s->body_json_len ? SIZE_MAX : s->body_json_len + n;
+	s->body_json_done = end;
+}
+
 /* session_append_body - append a body chunk, bounded by max-message-size */
 int session_append_body(struct session *s, const void *data, size_t len)
 {
@@ -223,7 +243,10 @@ int session_append_body(struct session *s, const void *data, size_t len)
 		errno = EFBIG;
 		return -1;
 	}
-	return buf_append(&s->body, data, len);
+	if (buf_append(&s->body, data, len) < 0)
+		return -1;
+	count_body(s);
+	return 0;
 }
 
 /* session_message_size - headers + separator + body, as message.size */
@@ -251,6 +274,8 @@ void session_end_message(struct session *s)
 		session_drop_last_rcpt(s);
 	headers_clear(s);
 	buf_reset(&s->body);
+	s->body_json_len = 0;
+	s->body_json_done = 0;
 	modlist_clear(&s->message_mods);
 	free(s->quarantine_message);
 	s->quarantine_message = NULL;

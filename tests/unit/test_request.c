@@ -934,6 +934,50 @@ static void test_to_string_leaves_a_read_in_progress_alone(void **state)
 	fixture_free(f);
 }
 
+/*
+ * The body's JSON length is counted as the body arrives (session_append_body), in chunks the
+ * MTA cuts anywhere, also inside a UTF-8 sequence or between CR and LF: at every cut, the
+ * request must be byte for byte what one whole chunk gives, and its length exact.
+ */
+static void test_body_counted_in_chunks_cut_anywhere_gives_the_same_request(void **state)
+{
+	static const char text[] = "caf\xc3\xa9 \"q\"\r\n\xf0\x9f\x98\x80\t\x01\xff\xe2\x82"
+	                           "x\\\r\n\xc3\xa9\xe2\x82\xac end\xc3";
+	const size_t len = sizeof text - 1;
+	struct fixture *whole = fixture_new();
+	char *want, *got;
+	size_t want_len, got_len;
+	struct request *r;
+
+	assert_int_equal(session_append_body(&whole->s, text, len), 0);
+	r = request_new(&whole->s, STAGE_DATA);
+	assert_non_null(r);
+	want = request_to_string(r, &want_len);
+	assert_non_null(want);
+	assert_int_equal(want_len, request_length(r));
+	request_free(r);
+	for (size_t a = 0; a <= len; a++)
+		for (size_t b = a; b <= len; b++) {
+			struct fixture *f = fixture_new();
+
+			assert_int_equal(session_append_body(&f->s, text, a), 0);
+			assert_int_equal(session_append_body(&f->s, text + a, b - a), 0);
+			assert_int_equal(session_append_body(&f->s, text + b, len - b), 0);
+			r = request_new(&f->s, STAGE_DATA);
+			assert_non_null(r);
+			assert_int_equal(request_length(r), want_len);
+			got = request_to_string(r, &got_len);
+			assert_non_null(got);
+			assert_int_equal(got_len, want_len);
+			assert_memory_equal(got, want, want_len);
+			free(got);
+			request_free(r);
+			fixture_free(f);
+		}
+	free(want);
+	fixture_free(whole);
+}
+
 static void test_ten_megabyte_body_round_trips(void **state)
 {
 	const size_t size = 10u * 1024 * 1024;
@@ -1011,6 +1055,7 @@ int main(void)
 	    cmocka_unit_test(test_read_returns_zero_at_end_and_again),
 	    cmocka_unit_test(test_rewind_restarts_from_first_byte),
 	    cmocka_unit_test(test_to_string_leaves_a_read_in_progress_alone),
+	    cmocka_unit_test(test_body_counted_in_chunks_cut_anywhere_gives_the_same_request),
 	    cmocka_unit_test(test_ten_megabyte_body_round_trips),
 	    cmocka_unit_test(test_free_accepts_null),
 	};
