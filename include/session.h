@@ -27,10 +27,10 @@
  *	message or abort; allocations are kept for the next message.
  *
  *	session_append_body also counts, while the chunk is fresh in the cache,
-	what the body will take escaped in the data request (request.c), so that
-	building the request does not read the whole body an extra time.
+        what the body will take escaped in the data request (request.c), so that
+        building the request does not read the whole body an extra time.
 
-	session_add_header keeps the value as milter delivers it (no leading space)
+        session_add_header keeps the value as milter delivers it (no leading space)
  *	but with line breaks made CRLF, as PROTOCOL.md wants them (Postfix folds
  *	with LF); headers count against max-message-size like the body.
  *
@@ -109,8 +109,8 @@ struct session {
 	size_t nrcpts, rcpts_cap;
 	struct header *headers; /* in the MTA's order */
 	size_t nheaders, headers_cap;
-	size_t header_bytes; /* "Name: value\r\n" bytes, for message.size */
-	struct buf body;     /* body as received, CRLF line ends; limit max-message-size */
+	size_t header_bytes;   /* "Name: value\r\n" bytes, for message.size */
+	struct buf body;       /* body as received, CRLF line ends; limit max-message-size */
 	size_t body_json_len;  /* bytes body[0..body_json_done) takes escaped in JSON */
 	size_t body_json_done; /* how much of the body body_json_len covers */
 

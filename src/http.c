@@ -44,13 +44,13 @@
 #define HTTP_POLL_MAX_MS        1000L /* the longest a pool thread sleeps without checking */
 #define HTTP_SIGN_CHUNK         16384 /* bytes of the request fed to the HMAC at a time */
 #define HTTP_UPLOAD_BUFFER      (512L * 1024) /* a large request is sent this much at a time */
-#define HTTP_INLINE_MAX         16384 /* a request this small goes out in one write */
-#define HTTP_SEEK_CHUNK         4096  /* bytes skipped at a time when libcurl seeks forward */
-#define HTTP_LOG_URL_MAX        160   /* the most of a URL a log line shows */
-#define HTTP_HOSTKEY_MAX        272   /* "host:port" of an h2c endpoint */
-#define HTTP_H2C_HOSTS_MAX      64    /* h2c hosts a pool keeps a record of */
-#define HTTP_H2C_STREAMS_MAX    64    /* transfers at once to one h2c host: below servers' limits */
-#define HTTP_H2C_RETRIES        4     /* h2c guesses corrected per attempt (on_prereq) */
+#define HTTP_INLINE_MAX         16384         /* a request this small goes out in one write */
+#define HTTP_SEEK_CHUNK         4096 /* bytes skipped at a time when libcurl seeks forward */
+#define HTTP_LOG_URL_MAX        160  /* the most of a URL a log line shows */
+#define HTTP_HOSTKEY_MAX        272  /* "host:port" of an h2c endpoint */
+#define HTTP_H2C_HOSTS_MAX      64   /* h2c hosts a pool keeps a record of */
+#define HTTP_H2C_STREAMS_MAX    64   /* transfers at once to one h2c host: below servers' limits */
+#define HTTP_H2C_RETRIES        4    /* h2c guesses corrected per attempt (on_prereq) */
 #define HTTP_SIGNATURE_PREFIX   "sha256="
 #define HTTP_TIMESTAMP_HEADER   "X-MTA-Hooks-Timestamp"
 #define HTTP_SIGNATURE_HEADER   "X-MTA-Hooks-Signature"

@@ -591,9 +591,8 @@ struct request *request_new(const struct session *s, enum stage stage)
 			size_t rest = escaped_length(r->body + s->body_json_done,
 			                             r->body_len - s->body_json_done);
 
-			r->body_esc_len = rest > SIZE_MAX - s->body_json_len
-			                      ? SIZE_MAX
-			                      : s->body_json_len + rest;
+			r->body_esc_len =
+			    rest > SIZE_MAX - s->body_json_len ? SIZE_MAX : s->body_json_len + rest;
 		} else {
 			r->body_esc_len = escaped_length(r->body, r->body_len);
 		}
