@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 build="build-essential autoconf automake pkg-config libmilter-dev libcurl4-openssl-dev
-       libjson-c-dev libssl-dev libpcre2-dev python3 ca-certificates openssl"
+       libjson-c-dev libssl-dev libpcre2-dev libmicrohttpd-dev python3 ca-certificates openssl"
 test="libcmocka-dev miltertest swaks postfix valgrind clang-format nginx-light curl
       sasl2-bin libsasl2-modules libsasl2-modules-db m4 util-linux clang libclang-rt-14-dev"
 # contrib/: Node.js runs the example handler policy.js in its tests; debhelper builds the

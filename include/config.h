@@ -15,7 +15,8 @@
  *
  * DESCRIPTION
  *	config_load reads a TOML file (toml.c) and turns it into a struct config:
- *	the [milter] settings and the [session.hook."<id>"] blocks in file order,
+ *	the [milter] and [metrics] settings and the [session.hook."<id>"] blocks
+ *	in file order,
  *	with the defaults of PROTOCOL.md section 6 filled in. config_parse does the
  *	same from memory; name is used in messages in place of the file name.
  *	String values may hold %{env:NAME}% and %{file:/path}% substitutions
@@ -67,6 +68,7 @@ enum stage { STAGE_CONNECT, STAGE_EHLO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA };
 #define CONFIG_DEFAULT_LISTEN "unix:/run/mtahooks-milter/mtahooks-milter.sock"
 
 struct expr;
+struct metrics_hook;
 
 /* How a hook with several endpoints picks the first one to try (options.balance). */
 enum hook_balance {
@@ -102,6 +104,9 @@ struct hook {
 	char *tls_key_file;        /* tls.key-file: its private key, set with tls_cert_file */
 	int tls_min_version;       /* tls.min-version: 12 or 13, 0: libcurl's default */
 	char *signature_secret;    /* signature.secret, NULL: unsigned; never logged */
+
+	/* Its counters (metrics.h), set by metrics_bind; NULL: not counted. Not owned. */
+	struct metrics_hook *metrics;
 };
 
 struct config {
@@ -110,6 +115,7 @@ struct config {
 	char *server_name;       /* [milter] server-name, NULL: use macro j or the host name */
 	size_t max_message_size; /* [milter] max-message-size, default 64mb: the most the bridge
 	                            collects */
+	char *metrics_listen;    /* [metrics] listen, "A.B.C.D:PORT" or "[IPv6]:PORT", NULL: none */
 	struct hook *hooks;      /* in file order */
 	size_t nhooks;
 	unsigned stages; /* union of the stages of hooks that may be enabled */
@@ -144,6 +150,13 @@ int stage_parse(const char *name, enum stage *stage);
 /* config_check_listen - 0 when listen is unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST
  */
 int config_check_listen(const char *listen);
+/*
+ * config_metrics_address - split [metrics] listen ("A.B.C.D:PORT" or "[IPv6]:PORT", PORT
+ * 1-65535) into the address (brackets removed), its family (AF_INET, AF_INET6) and the port;
+ * 0 ok, -1 invalid. host has room for hostlen bytes (46 is enough).
+ */
+int config_metrics_address(const char *listen, char *host, size_t hostlen, int *family,
+                           unsigned *port);
 /* parse_duration - "30s", "500ms", "2m", "1h", "1d", or bare milliseconds: 0 ok, -1 invalid */
 int parse_duration(const char *text, long *ms);
 /* parse_size - bytes, or "kb"/"mb"/"gb" (powers of 1024, case-insensitive): 0 ok, -1 invalid */

@@ -14,6 +14,9 @@
 #include <strings.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +92,7 @@ static const char *check_header(const char *header);
 static struct config *parse_text(const char *text, size_t len, const char *name, unsigned exposed,
                                  struct config_errors *errs);
 static void parse_milter(struct parser *p, struct json_object *tbl, struct config *cfg);
+static void parse_metrics(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_session(struct parser *p, struct json_object *tbl, struct config *cfg);
 static void parse_hook(struct parser *p, const char *id, struct json_object *tbl,
                        struct hook *hook);
@@ -138,9 +142,10 @@ static const char *const stage_names[STAGE_COUNT] = {"connect", "ehlo", "mail", 
  * was written.
  */
 static const struct known_key top_keys[] = {
-    {"milter", NULL}, {"session", NULL}, {"hook", "session.hook"}, {NULL, NULL}};
+    {"milter", NULL}, {"metrics", NULL}, {"session", NULL}, {"hook", "session.hook"}, {NULL, NULL}};
 static const struct known_key milter_keys[] = {
     {"listen", NULL}, {"server-name", NULL}, {"max-message-size", NULL}, {NULL, NULL}};
+static const struct known_key metrics_keys[] = {{"listen", NULL}, {NULL, NULL}};
 static const struct known_key session_keys[] = {{"hook", NULL}, {NULL, NULL}};
 static const struct known_key hook_keys[] = {
     {"enable", NULL},
@@ -417,6 +422,11 @@ static struct config *parse_text(const char *text, size_t len, const char *name,
 					parse_milter(&p, v, cfg);
 				else
 					add_error(&p, line_of(&p, v, 0), key, "expected a table");
+			} else if (strcmp(k, "metrics") == 0) {
+				if (json_object_is_type(v, json_type_object))
+					parse_metrics(&p, v, cfg);
+				else
+					add_error(&p, line_of(&p, v, 0), key, "expected a table");
 			} else if (strcmp(k, "session") == 0) {
 				if (json_object_is_type(v, json_type_object))
 					parse_session(&p, v, cfg);
@@ -521,6 +531,7 @@ static void config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->listen);
 	free(cfg->server_name);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 
@@ -1135,6 +1146,51 @@ int config_check_listen(const char *listen)
 	return 0;
 }
 
+/* config_metrics_address - "A.B.C.D:PORT" or "[IPv6]:PORT" into its parts; 0 ok, -1 invalid */
+int config_metrics_address(const char *listen, char *host, size_t hostlen, int *family,
+                           unsigned *port)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *colon, *start = listen;
+	size_t alen, digits = 0;
+	unsigned long p = 0;
+
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		start = listen + 1;
+		alen = (size_t)(close - start);
+		colon = close + 1;
+		*family = AF_INET6;
+	} else {
+		/* An IPv6 address must be bracketed: its own colons would hide the port's. */
+		if ((colon = strchr(listen, ':')) == NULL || strchr(colon + 1, ':') != NULL)
+			return -1;
+		alen = (size_t)(colon - start);
+		*family = AF_INET;
+	}
+	if (alen == 0 || alen >= sizeof(addr) || alen >= hostlen)
+		return -1;
+	memcpy(addr, start, alen);
+	addr[alen] = '\0';
+	/* Numeric addresses only: a name would be resolved once, at start, to who knows what. */
+	if (inet_pton(*family, addr, bin) != 1)
+		return -1;
+	for (const char *s = colon + 1; *s; s++, digits++) {
+		if (!isdigit((unsigned char)*s) || digits >= 5)
+			return -1;
+		p = p * 10 + (unsigned long)(*s - '0');
+	}
+	if (digits == 0 || p < 1 || p > 65535)
+		return -1;
+	memcpy(host, addr, alen + 1);
+	*port = (unsigned)p;
+	return 0;
+}
+
 /* check_url - http:// or https:// with something after it, no spaces or controls: 0 ok, -1 not */
 static int check_url(const char *url)
 {
@@ -1223,6 +1279,45 @@ static void parse_milter(struct parser *p, struct json_object *tbl, struct confi
 		} else {
 			unknown_key(p, line, key, k, milter_keys);
 		}
+	}
+}
+
+/* parse_metrics - the [metrics] table */
+static void parse_metrics(struct parser *p, struct json_object *tbl, struct config *cfg)
+{
+	struct json_object_iterator it = json_object_iter_begin(tbl);
+	struct json_object_iterator end = json_object_iter_end(tbl);
+	unsigned tline = line_of(p, tbl, 0);
+
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		struct json_object *v = json_object_iter_peek_value(&it);
+		unsigned line = line_of(p, v, tline);
+		char key[KEY_MAX], host[INET6_ADDRSTRLEN];
+		struct strval s;
+		unsigned port;
+		int family;
+
+		key_join(key, sizeof(key), "metrics", k, 0);
+		if (strcmp(k, "listen") != 0) {
+			unknown_key(p, line, key, k, metrics_keys);
+			continue;
+		}
+		if (get_string(p, v, key, line, &s) < 0)
+			continue;
+		if (config_metrics_address(s.value, host, sizeof(host), &family, &port) < 0) {
+			char q[SHOWN_MAX + 16];
+
+			shown(q, sizeof(q), s.raw);
+			add_error(p, line, key,
+			          "invalid address %s (use IPV4:PORT or [IPV6]:PORT, e.g. "
+			          "127.0.0.1:9464 or [::1]:9464, PORT 1-65535)",
+			          q);
+			free(s.value);
+			continue;
+		}
+		free(cfg->metrics_listen);
+		cfg->metrics_listen = s.value;
 	}
 }
 

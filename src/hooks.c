@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "expr.h"
 #include "hooks.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "session.h"
@@ -47,7 +49,9 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
                           const struct transport *t, struct request **req, struct outcome *out);
 static int call_hook(struct session *s, enum stage stage, const struct hook *h,
                      const struct transport *t, struct request **req, struct verdict *v,
-                     struct hook_error *e);
+                     struct hook_error *e, long long *usec);
+static long long mono_us(void);
+static enum metrics_action metrics_action_of(enum action a);
 static int apply_verdict(struct session *s, enum stage stage, const struct hook *h,
                          struct verdict *v, struct outcome *out, enum step *step);
 static int set_reply(struct outcome *out, enum outcome_kind kind, int status, const char *enhanced,
@@ -191,10 +195,13 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 	struct hook_error e = {NULL, ""};
 	struct verdict v;
 	enum step step = STEP_NEXT;
+	long long usec = -1; /* how long the post took; -1: none was made */
 
 	memset(&v, 0, sizeof(v));
-	if (call_hook(s, stage, h, t, req, &v, &e) < 0) {
+	if (call_hook(s, stage, h, t, req, &v, &e, &usec) < 0) {
 		verdict_free(&v); /* empty after a failure; freed all the same */
+		if (usec >= 0)
+			metrics_hook_request(h->metrics, stage, METRICS_ERROR, usec);
 		return fail_hook(s, stage, h, &e, out);
 	}
 	if (v.warning != NULL)
@@ -204,8 +211,10 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 		verdict_free(&v);
 		e.kind = "out-of-memory";
 		snprintf(e.reason, sizeof(e.reason), "out of memory");
+		metrics_hook_request(h->metrics, stage, METRICS_ERROR, usec);
 		return fail_hook(s, stage, h, &e, out);
 	}
+	metrics_hook_request(h->metrics, stage, metrics_action_of(v.action), usec);
 	log_msg(LOG_INFO, "hook=%s stage=%s qid=%s action=%s%s", h->id, stage_name(stage),
 	        session_qid(s), action_name(v.action), out->disconnect ? " disconnect=yes" : "");
 	verdict_free(&v);
@@ -215,12 +224,14 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 /*
  * call_hook - send the stage's request to h and parse the answer into v; -1 with e set.
  * The request is built at the first hook and reused for the next (the transport reads it
- * from the start each time).
+ * from the start each time). *usec gets how long the post took, when one was made.
  */
 static int call_hook(struct session *s, enum stage stage, const struct hook *h,
                      const struct transport *t, struct request **req, struct verdict *v,
-                     struct hook_error *e)
+                     struct hook_error *e, long long *usec)
 {
+	long long start;
+
 	struct http_result res = HTTP_RESULT_INIT;
 	char err[256] = "";
 	int rc;
@@ -230,7 +241,9 @@ static int call_hook(struct session *s, enum stage stage, const struct hook *h,
 		snprintf(e->reason, sizeof(e->reason), "out of memory");
 		return -1;
 	}
+	start = mono_us();
 	t->post(t->ctx, h, *req, &res);
+	*usec = mono_us() - start;
 	if (res.error != HTTP_OK) {
 		e->kind = http_error_name(res.error);
 		snprintf(e->reason, sizeof(e->reason), "%.*s", (int)sizeof(res.reason),
@@ -357,6 +370,7 @@ static enum step fail_hook(struct session *s, enum stage stage, const struct hoo
 	log_msg(LOG_ERR, "hook=%s stage=%s qid=%s error=%s reason=%s policy=%s", h->id,
 	        stage_name(stage), session_qid(s), e->kind, e->reason,
 	        h->tempfail_on_error ? "tempfail" : "accept");
+	metrics_hook_error(h->metrics, e->kind);
 	if (!h->tempfail_on_error)
 		return STEP_NEXT;
 	if (set_reply(out, OUTCOME_TEMPFAIL, ERROR_STATUS, ERROR_ENHANCED, ERROR_TEXT, 0) < 0) {
@@ -365,6 +379,32 @@ static enum step fail_hook(struct session *s, enum stage stage, const struct hoo
 		out->kind = OUTCOME_TEMPFAIL;
 	}
 	return STEP_STOP;
+}
+
+/* mono_us - CLOCK_MONOTONIC in microseconds: a clock step must not skew the latencies */
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* metrics_action_of - a verdict's action as the requests counter's action label */
+static enum metrics_action metrics_action_of(enum action a)
+{
+	switch (a) {
+	case ACTION_ACCEPT:
+		return METRICS_ACCEPT;
+	case ACTION_REJECT:
+		return METRICS_REJECT;
+	case ACTION_DISCARD:
+		return METRICS_DISCARD;
+	case ACTION_QUARANTINE:
+		return METRICS_QUARANTINE;
+	}
+	return METRICS_ERROR;
 }
 
 /* is_session_stage - whether decisions at this stage hold for the whole session */

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -27,6 +30,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 
 #ifndef PACKAGE_VERSION
@@ -213,6 +217,8 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *arg);
 static int on_seek(void *arg, curl_off_t offset, int origin);
 static int inline_request(struct http_client *c, struct request *req, size_t len);
 static int header_named(const char *line, const char *name);
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr);
+static int on_close_socket(void *arg, curl_socket_t fd);
 static struct curl_slist *headers_build(const struct hook *h, const char *timestamp,
                                         const char *signature);
 static CURLcode post_options(CURL *easy, struct http_client *c, const struct hook *h,
@@ -1468,6 +1474,26 @@ fail:
 	return NULL;
 }
 
+/* on_open_socket - open the socket libcurl asks for, counting it for the hook's metrics */
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return CURL_SOCKET_BAD;
+	metrics_connection_opened(arg);
+	return fd;
+}
+
+/* on_close_socket - close a socket on_open_socket opened, counting it down */
+static int on_close_socket(void *arg, curl_socket_t fd)
+{
+	metrics_connection_closed(arg);
+	return close(fd);
+}
+
 /* post_options - every option of one attempt, on a handle fresh from curl_easy_reset */
 static CURLcode post_options(CURL *easy, struct http_client *c, const struct hook *h,
                              const char *url, struct request *req, struct curl_slist *headers,
@@ -1506,6 +1532,14 @@ static CURLcode post_options(CURL *easy, struct http_client *c, const struct hoo
 	HTTP_SETOPT(rc, easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	HTTP_SETOPT(rc, easy, CURLOPT_URL, url);
 	HTTP_SETOPT(rc, easy, CURLOPT_HTTPHEADER, headers);
+	/* Counted for mtahooks_http_connections_*: libcurl keeps the close callback and its
+	 * argument with the connection, and the counters live until exit (metrics.h). */
+	if (h->metrics != NULL) {
+		HTTP_SETOPT(rc, easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+		HTTP_SETOPT(rc, easy, CURLOPT_OPENSOCKETDATA, h->metrics);
+		HTTP_SETOPT(rc, easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+		HTTP_SETOPT(rc, easy, CURLOPT_CLOSESOCKETDATA, h->metrics);
+	}
 	HTTP_SETOPT(rc, easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	HTTP_SETOPT(rc, easy, CURLOPT_WRITEDATA, c);
 	/* The whole attempt ends with the post; connecting gets this endpoint's share. */

@@ -53,6 +53,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 
 struct options {
@@ -75,10 +76,12 @@ static int write_pidfile(const char *path);
 static char *absolute_path(const char *path);
 static int sigwait_is_ours(void);
 static void reload_request(void);
-static int reload_start(char *path, const char *listen, int listen_given);
+static int reload_start(char *path, const char *listen, int listen_given,
+                        const char *metrics_listen);
 static void reload_stop(void);
 static void *reload_main(void *arg);
 static void reload_now(void);
+static int same_string(const char *a, const char *b);
 
 /* What the reload thread needs, and how the signal thread wakes it. */
 struct reloader {
@@ -88,6 +91,7 @@ struct reloader {
 	int stopping;     /* the daemon stops: the thread ends */
 	char *path;       /* the configuration file, absolute */
 	char *listen;     /* the socket in use (a copy: the first configuration goes away) */
+	char *metrics;    /* [metrics] listen in use, NULL: none (a copy, like listen) */
 	int listen_given; /* it came from -p, so [milter] listen does not matter */
 	pthread_t thread;
 };
@@ -323,14 +327,17 @@ static void reload_request(void)
  * reload_start - start the reload thread: from now on SIGHUP reloads; 0 ok, -1 logged.
  * Takes path (absolute_path's, so NULL is out of memory) whatever happens.
  */
-static int reload_start(char *path, const char *listen, int listen_given)
+static int reload_start(char *path, const char *listen, int listen_given,
+                        const char *metrics_listen)
 {
 	int rc;
 
 	reloader.path = path;
 	reloader.listen = strdup(listen);
 	reloader.listen_given = listen_given;
-	if (reloader.path == NULL || reloader.listen == NULL) {
+	reloader.metrics = metrics_listen != NULL ? strdup(metrics_listen) : NULL;
+	if (reloader.path == NULL || reloader.listen == NULL ||
+	    (metrics_listen != NULL && reloader.metrics == NULL)) {
 		log_msg(LOG_ERR, "out of memory starting the reload thread");
 		goto fail;
 	}
@@ -346,7 +353,8 @@ static int reload_start(char *path, const char *listen, int listen_given)
 fail:
 	free(reloader.path);
 	free(reloader.listen);
-	reloader.path = reloader.listen = NULL;
+	free(reloader.metrics);
+	reloader.path = reloader.listen = reloader.metrics = NULL;
 	return -1;
 }
 
@@ -363,7 +371,8 @@ static void reload_stop(void)
 	pthread_join(reloader.thread, NULL);
 	free(reloader.path);
 	free(reloader.listen);
-	reloader.path = reloader.listen = NULL;
+	free(reloader.metrics);
+	reloader.path = reloader.listen = reloader.metrics = NULL;
 }
 
 /* reload_main - the reload thread: one reload per wake-up, however many SIGHUPs came */
@@ -392,7 +401,17 @@ static void reload_now(void)
 	struct config *cfg = config_load(reloader.path, &errs);
 	size_t nhooks;
 
+	if (cfg != NULL && metrics_bind(cfg) < 0) {
+		log_msg(LOG_ERR,
+		        "configuration reload from %s refused: out of memory; the "
+		        "configuration in force stays",
+		        reloader.path);
+		config_unref(cfg);
+		metrics_reload(0);
+		return;
+	}
 	if (cfg == NULL) {
+		metrics_reload(0);
 		for (size_t i = 0; i < errs.count; i++)
 			log_msg(LOG_ERR, "%s", errs.msgs[i]);
 		log_msg(LOG_ERR,
@@ -407,11 +426,28 @@ static void reload_now(void)
 		        "%s: [milter] listen changed to \"%s\": a restart is needed for that; "
 		        "still listening on %s",
 		        reloader.path, cfg->listen, reloader.listen);
+	if (!same_string(cfg->metrics_listen, reloader.metrics))
+		log_msg(LOG_WARNING,
+		        "%s: [metrics] listen changed to \"%s\": a restart is needed for that; "
+		        "metrics still %s%s",
+		        reloader.path, cfg->metrics_listen ? cfg->metrics_listen : "(none)",
+		        reloader.metrics ? "on " : "off", reloader.metrics ? reloader.metrics : "");
 	nhooks = cfg->nhooks;
+	/* Shown from the swap on: the hooks a reload removed leave the scrape with it. */
+	metrics_show(cfg);
 	/* Logged once in force: a connection opened after this line negotiates with it. */
 	config_set_current(cfg);
+	metrics_reload(1);
 	log_msg(LOG_NOTICE, "configuration reloaded from %s: %zu hook%s", reloader.path, nhooks,
 	        nhooks == 1 ? "" : "s");
+}
+
+/* same_string - whether two optional strings are equal (both NULL counts) */
+static int same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
 }
 
 /* absolute_path - path, made absolute against the working directory (links kept as they are) */
@@ -434,7 +470,7 @@ int main(int argc, char **argv)
 	struct options o = {0};
 	struct config_errors errs = {0};
 	struct config *cfg;
-	const char *listen;
+	const char *listen, *metrics_listen;
 	char *config_abs = NULL; /* for reloads: made absolute before detaching changes to / */
 	sigset_t stops;
 	int rc;
@@ -484,7 +520,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	config_abs = absolute_path(o.config_path);
 
+	if (metrics_bind(cfg) < 0) {
+		log_msg(LOG_ERR, "out of memory");
+		goto fail;
+	}
 	if (milter_open(listen) < 0)
+		goto fail;
+	/*
+	 * The metrics socket is bound here, before detaching, so that a port in use is an
+	 * error on the terminal and exit status 1; it is served by a thread started after the
+	 * fork (which keeps no thread) and after the privilege drop (no thread sees root).
+	 */
+	if (metrics_open(cfg->metrics_listen) < 0)
 		goto fail;
 	if (!o.foreground && daemonize() < 0)
 		goto fail;
@@ -496,17 +543,23 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot initialise libcurl");
 		goto fail;
 	}
+	metrics_show(cfg);
+	if (metrics_start() < 0)
+		goto fail;
 	log_msg(LOG_NOTICE, "mtahooks-milter %s listening on %s with %zu hook(s) from %s",
 	        PACKAGE_VERSION, listen, cfg->nhooks, cfg->path);
+	/* cfg stays alive as the snapshot until a reload, which reload_start enables. */
+	metrics_listen = cfg->metrics_listen;
 	config_set_current(cfg);
 	cfg = NULL;
-	rc = reload_start(config_abs, listen, o.listen != NULL);
+	rc = reload_start(config_abs, listen, o.listen != NULL, metrics_listen);
 	config_abs = NULL; /* reload_start took it */
 	if (rc < 0)
 		goto fail;
 
 	rc = milter_run();
 	reload_stop();
+	metrics_stop();
 	log_msg(LOG_NOTICE, "stopped");
 	config_set_current(NULL);
 	http_global_cleanup();
@@ -514,6 +567,7 @@ int main(int argc, char **argv)
 		unlink(o.pidfile);
 	return rc == 0 ? 0 : 1;
 fail:
+	metrics_stop();
 	free(config_abs);
 	config_unref(cfg);
 	return 1;

@@ -18,6 +18,7 @@
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 #include "session.h"
 
@@ -339,6 +340,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	}
 	config_unref(cfg); /* the session holds its own reference */
 	atomic_fetch_add(&open_sessions, 1);
+	metrics_session_begin();
 	smfi_setpriv(ctx, c);
 	st = c->session->config->stages;
 
@@ -807,6 +809,12 @@ static sfsistat on_eom(SMFICTX *ctx)
 		if (r == SMFIS_CONTINUE)
 			r = apply_decisions(ctx, c);
 	}
+	metrics_message(r == SMFIS_DISCARD    ? METRICS_MSG_DISCARD
+	                : r == SMFIS_REJECT   ? METRICS_MSG_REJECT
+	                : r == SMFIS_TEMPFAIL ? METRICS_MSG_TEMPFAIL
+	                : s->quarantine_message != NULL || s->quarantine_session != NULL
+	                    ? METRICS_MSG_QUARANTINE
+	                    : METRICS_MSG_ACCEPT);
 	message_done(c);
 	return r;
 }
@@ -836,6 +844,7 @@ static sfsistat on_close(SMFICTX *ctx)
 	http_client_free(c->http);
 	free(c);
 	atomic_fetch_sub(&open_sessions, 1);
+	metrics_session_end();
 	return SMFIS_CONTINUE;
 }
 

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -337,6 +340,81 @@ static void test_listen_rejects_other_forms(void **state)
 		         bad[i]);
 		expect_one_error(text, want);
 	}
+}
+
+/* ---- metrics keys -------------------------------------------------------------------------- */
+
+static void test_metrics_listen_absent_means_no_listener(void **state)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = parse(HOOK, &errs);
+
+	assert_non_null(cfg);
+	assert_null(cfg->metrics_listen);
+	assert_null(cfg->hooks[0].metrics); /* config.c never binds counters: main.c does */
+	config_unref(cfg);
+}
+
+static void test_metrics_listen_accepts_ipv4_and_bracketed_ipv6(void **state)
+{
+	static const struct {
+		const char *text, *host;
+		int family;
+		unsigned port;
+	} good[] = {{"127.0.0.1:9464", "127.0.0.1", AF_INET, 9464},
+	            {"0.0.0.0:1", "0.0.0.0", AF_INET, 1},
+	            {"[::1]:9464", "::1", AF_INET6, 9464},
+	            {"[::]:65535", "::", AF_INET6, 65535},
+	            {"[fe80::1:2]:80", "fe80::1:2", AF_INET6, 80}};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct config_errors errs = {0};
+		char text[256], host[INET6_ADDRSTRLEN];
+		struct config *cfg;
+		unsigned port = 0;
+		int family = 0;
+
+		snprintf(text, sizeof(text), "[metrics]\nlisten = \"%s\"\n", good[i].text);
+		cfg = parse(text, &errs);
+		assert_non_null(cfg);
+		assert_string_equal(cfg->metrics_listen, good[i].text);
+		config_unref(cfg);
+		assert_int_equal(
+		    config_metrics_address(good[i].text, host, sizeof(host), &family, &port), 0);
+		assert_string_equal(host, good[i].host);
+		assert_int_equal(family, good[i].family);
+		assert_int_equal(port, good[i].port);
+	}
+}
+
+static void test_metrics_listen_rejects_names_bare_ipv6_and_bad_ports(void **state)
+{
+	static const char *const bad[] = {
+	    "localhost:9464", "127.0.0.1", "127.0.0.1:",    "127.0.0.1:0",      "127.0.0.1:65536",
+	    "127.0.0.1:94x4", "::1:9464",  "[::1]9464",     "[::1:9464",        "[127.0.0.1]:80",
+	    "[]:80",          ":9464",     "127.0.0.1:+80", "127.0.0.1:123456", ""};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256], want[512];
+
+		snprintf(text, sizeof(text), "[metrics]\nlisten = \"%s\"\n", bad[i]);
+		snprintf(want, sizeof(want),
+		         NAME ":2: metrics.listen: invalid address \"%s\" (use IPV4:PORT or "
+		              "[IPV6]:PORT, e.g. 127.0.0.1:9464 or [::1]:9464, PORT 1-65535)",
+		         bad[i]);
+		expect_one_error(text, want);
+	}
+}
+
+static void test_metrics_table_keys_are_checked(void **state)
+{
+	expect_one_error("[metrics]\nlisten = 9464\n",
+	                 NAME ":2: metrics.listen: expected a string");
+	expect_one_error("[metrics]\nlistn = \"127.0.0.1:9464\"\n",
+	                 NAME ":2: metrics.listn: unknown key; did you mean \"listen\"?");
+	expect_one_error("metrics = 1\n", NAME ":1: metrics: expected a table");
+	expect_one_error("[metric]\nlisten = \"127.0.0.1:9464\"\n",
+	                 NAME ":1: metric: unknown key; did you mean \"metrics\"?");
 }
 
 static void test_max_message_size_zero_is_rejected(void **state)
@@ -1807,6 +1885,10 @@ int main(void)
 	    cmocka_unit_test(test_client_certificate_and_key_go_together),
 	    cmocka_unit_test(test_signature_secret_takes_substitutions_and_is_never_quoted),
 	    cmocka_unit_test(test_clear_signature_secret_in_a_file_others_can_read_is_warned_about),
+	    cmocka_unit_test(test_metrics_listen_absent_means_no_listener),
+	    cmocka_unit_test(test_metrics_listen_accepts_ipv4_and_bracketed_ipv6),
+	    cmocka_unit_test(test_metrics_listen_rejects_names_bare_ipv6_and_bad_ports),
+	    cmocka_unit_test(test_metrics_table_keys_are_checked),
 	    cmocka_unit_test(test_config_load_reads_a_file),
 	    cmocka_unit_test(test_config_load_errors_name_the_file),
 	    cmocka_unit_test(test_refcount_and_current_swap_keep_old_snapshot_alive),
