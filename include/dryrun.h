@@ -94,8 +94,8 @@ struct dryrun_message {
 /* dryrun_run - play the message through the hooks and print what happens; the exit status */
 int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out);
 /* dryrun_parse_message - headers and body of a message file; 0, or -1 with err set */
-int dryrun_parse_message(const char *text, size_t len, const char *name,
-                         struct dryrun_message *m, char *err, size_t errlen);
+int dryrun_parse_message(const char *text, size_t len, const char *name, struct dryrun_message *m,
+                         char *err, size_t errlen);
 /* dryrun_message_free - free what dryrun_parse_message filled; zeroes m */
 void dryrun_message_free(struct dryrun_message *m);
 /* dryrun_addresses - the addresses of an address-list header value */

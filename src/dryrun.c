@@ -31,7 +31,8 @@
 /* The most ESMTP words one --from or --rcpt may carry (the address and its parameters). */
 #define ARGS_MAX 32
 /* The pretty-printing of every JSON the dry run writes. */
-#define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define JSON_FLAGS                                                                                 \
+	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* One dry run: the transport's state and the report being built. */
 struct dry {
@@ -116,7 +117,8 @@ static int header_continue(struct dryrun_header *h, const char *line, size_t len
 	size_t nlen = strlen(h->name), vlen = strlen(h->value);
 	char *mem;
 
-	if (len > SIZE_MAX - nlen - vlen - 3 || (mem = realloc(h->name, nlen + vlen + len + 3)) == NULL)
+	if (len > SIZE_MAX - nlen - vlen - 3 ||
+	    (mem = realloc(h->name, nlen + vlen + len + 3)) == NULL)
 		return -1;
 	h->name = mem;
 	h->value = mem + nlen + 1;
@@ -146,8 +148,8 @@ static int body_crlf(struct dryrun_message *m, const char *p, size_t len)
 }
 
 /* dryrun_parse_message - headers and body of a message file; 0, or -1 with err set */
-int dryrun_parse_message(const char *text, size_t len, const char *name,
-                         struct dryrun_message *m, char *err, size_t errlen)
+int dryrun_parse_message(const char *text, size_t len, const char *name, struct dryrun_message *m,
+                         char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len;
 	unsigned long line = 0;
@@ -179,7 +181,8 @@ int dryrun_parse_message(const char *text, size_t len, const char *name,
 		if (*p == ' ' || *p == '\t') {
 			if (m->nheaders == 0) {
 				set_err(err, errlen, name, line,
-				        "a continuation line (it starts with a blank) before any header");
+				        "a continuation line (it starts with a blank) before any "
+				        "header");
 				goto fail;
 			}
 			if (header_continue(&m->headers[m->nheaders - 1], p, (size_t)(eol - p)) < 0)
@@ -189,14 +192,16 @@ int dryrun_parse_message(const char *text, size_t len, const char *name,
 		}
 		if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL) {
 			set_err(err, errlen, name, line,
-			        "not a header line (no colon); the headers end at the first empty line");
+			        "not a header line (no colon); the headers end at the first empty "
+			        "line");
 			goto fail;
 		}
 		for (const char *c = p; c < colon; c++)
 			if (*c <= ' ' || *c > '~') {
-				set_err(err, errlen, name, line,
-				        "invalid header name (a blank or a control character before "
-				        "the colon)");
+				set_err(
+				    err, errlen, name, line,
+				    "invalid header name (a blank or a control character before "
+				    "the colon)");
 				goto fail;
 			}
 		if (colon == p) {
@@ -330,7 +335,8 @@ int dryrun_addresses(const char *value, char ***addrs, size_t *n)
 			else if (*p == '>' && angle)
 				angle = 0, gt = p;
 			else if (*p == ':' && !angle && lt == NULL)
-				start = p + 1; /* "group: a@x, b@y;": the group's name is no address */
+				start =
+				    p + 1; /* "group: a@x, b@y;": the group's name is no address */
 			else if ((*p == ',' || *p == ';') && !angle)
 				break;
 		}
@@ -368,7 +374,8 @@ int dryrun_default_from(const struct dryrun_message *m, char **from)
 				continue;
 			v += strspn(v, " \t\r\n");
 			/* "<>" is the null sender: an address, though an empty one. */
-			if (k == 0 && strncmp(v, "<>", 2) == 0 && v[2 + strspn(v + 2, " \t\r\n")] == '\0')
+			if (k == 0 && strncmp(v, "<>", 2) == 0 &&
+			    v[2 + strspn(v + 2, " \t\r\n")] == '\0')
 				return (*from = strdup("")) ? 0 : -1;
 			if (dryrun_addresses(v, &a, &n) < 0)
 				return -1;
@@ -900,7 +907,8 @@ static struct json_object *mod_action(struct dry *d, const struct modification *
 		char what[64];
 
 		snprintf(what, sizeof(what), "<%zu bytes>", body_bytes(m));
-		a = action(d, "smfi_replacebody", NULL, (int[]){1}, (long long[]){(long long)body_bytes(m)}, 1);
+		a = action(d, "smfi_replacebody", NULL, (int[]){1},
+		           (long long[]){(long long)body_bytes(m)}, 1);
 		if (a) {
 			struct buf t = BUF_INIT(0);
 
@@ -970,8 +978,9 @@ static void print_json(FILE *out, struct json_object *o, const char *indent, siz
 	const char *text = json_object_is_type(o, json_type_string)
 	                       ? json_object_get_string(o)
 	                       : json_object_to_json_string_ext(o, JSON_FLAGS);
-	size_t len = json_object_is_type(o, json_type_string) ? (size_t)json_object_get_string_len(o)
-	                                                      : strlen(text);
+	size_t len = json_object_is_type(o, json_type_string)
+	                 ? (size_t)json_object_get_string_len(o)
+	                 : strlen(text);
 	size_t shown = max && len > max ? max : len;
 
 	fputs(indent, out);
@@ -985,7 +994,9 @@ static void print_json(FILE *out, struct json_object *o, const char *indent, siz
 		} else if (c != '\r' && (c >= 0x20 || c == '\t')) {
 			fputc(c, out);
 		} else if (c != '\r') {
-			fputc('?', out); /* a control byte of a text answer must not upset the terminal */
+			fputc(
+			    '?',
+			    out); /* a control byte of a text answer must not upset the terminal */
 		}
 	}
 	if (shown < len)
@@ -1071,17 +1082,20 @@ static void print_stage(struct dry *d, struct json_object *so)
 
 		fprintf(out, "hook \"%s\": POST %s", text_of(c, "id"), text_of(c, "url"));
 		if (get(c, "endpoints"))
-			fprintf(out, " (first of %d endpoints)", json_object_get_int(get(c, "endpoints")));
+			fprintf(out, " (first of %d endpoints)",
+			        json_object_get_int(get(c, "endpoints")));
 		fputs("\n  request:\n", out);
 		if (req) {
 			shorten_contents(req);
 			print_json(out, req, "    ", 0);
 		}
 		if (get(c, "status"))
-			fprintf(out, "  answer: HTTP %d in %d ms%s\n", json_object_get_int(get(c, "status")),
+			fprintf(out, "  answer: HTTP %d in %d ms%s\n",
+			        json_object_get_int(get(c, "status")),
 			        json_object_get_int(get(c, "time_ms")), answer ? "" : ", empty");
 		else
-			fprintf(out, "  no answer (after %d ms)\n", json_object_get_int(get(c, "time_ms")));
+			fprintf(out, "  no answer (after %d ms)\n",
+			        json_object_get_int(get(c, "time_ms")));
 		if (answer)
 			print_json(out, answer, "    ", SHOW_ANSWER_MAX);
 		if (get_str(c, "verdict"))
@@ -1094,7 +1108,8 @@ static void print_stage(struct dry *d, struct json_object *so)
 	if (skipped && json_object_array_length(skipped) > 0) {
 		fputs("not called (enable is false here, or the chain stopped before it):", out);
 		for (size_t i = 0; i < json_object_array_length(skipped); i++)
-			fprintf(out, " %s", json_object_get_string(json_object_array_get_idx(skipped, i)));
+			fprintf(out, " %s",
+			        json_object_get_string(json_object_array_get_idx(skipped, i)));
 		fputc('\n', out);
 	}
 	fprintf(out, "outcome: %s", text_of(res, "result"));
@@ -1181,8 +1196,7 @@ static int refused(const struct outcome *oc)
 
 /* play - the session, stage by stage as an MTA and milter.c would run it */
 static void play(struct dry *d, struct session *s, const struct dryrun_message *msg,
-                 char **from_argv, char *(*rcpt_argv)[ARGS_MAX + 1], size_t nrcpt,
-                 struct ending *e)
+                 char **from_argv, char *(*rcpt_argv)[ARGS_MAX + 1], size_t nrcpt, struct ending *e)
 {
 	enum stage last = d->o->last_stage;
 	struct json_object *so;
@@ -1284,16 +1298,18 @@ static void play(struct dry *d, struct session *s, const struct dryrun_message *
 			too_big = errno == EFBIG ? 1 : 2;
 		/* The daemon's own replies at end of message (milter.c on_eom). */
 		if (too_big == 1) {
-			end_with(d, e, STAGE_DATA, "reject",
-			         make_reply(d, 552, "5.3.4", "Message too big for the content filter"),
-			         "the message is larger than [milter] max-message-size: no data hook "
-			         "is called");
+			end_with(
+			    d, e, STAGE_DATA, "reject",
+			    make_reply(d, 552, "5.3.4", "Message too big for the content filter"),
+			    "the message is larger than [milter] max-message-size: no data hook "
+			    "is called");
 			return;
 		}
 		if (too_big) {
-			end_with(d, e, STAGE_DATA, "tempfail",
-			         make_reply(d, 451, "4.3.0", "Unable to accept message at this time."),
-			         "out of memory collecting the message");
+			end_with(
+			    d, e, STAGE_DATA, "tempfail",
+			    make_reply(d, 451, "4.3.0", "Unable to accept message at this time."),
+			    "out of memory collecting the message");
 			return;
 		}
 	}
@@ -1330,8 +1346,7 @@ static int server_name(struct session *s)
 }
 
 /* final_object - the verdict as JSON */
-static struct json_object *final_object(struct dry *d, const struct session *s,
-                                        struct ending *e)
+static struct json_object *final_object(struct dry *d, const struct session *s, struct ending *e)
 {
 	struct json_object *fin = json_object_new_object();
 	int accepted = strcmp(e->result, "accept") == 0;
@@ -1389,8 +1404,8 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 		snprintf(ipnorm, sizeof(ipnorm), "%s", ip);
 	else if (inet_pton(AF_INET6, ip, addr) != 1 ||
 	         inet_ntop(AF_INET6, addr, ipnorm, sizeof(ipnorm)) == NULL) {
-		fprintf(stderr, "mtahooks-milter: --client-ip \"%s\": not an IPv4 or IPv6 address\n",
-		        ip);
+		fprintf(stderr,
+		        "mtahooks-milter: --client-ip \"%s\": not an IPv4 or IPv6 address\n", ip);
 		return 1;
 	}
 	if (read_file(o->message, &file) < 0) {
@@ -1412,8 +1427,9 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 		if (r < 0)
 			goto oom;
 		if (r > 0) {
-			fprintf(stderr, "mtahooks-milter: %s: no Return-Path or From address: give "
-			                "--from\n",
+			fprintf(stderr,
+			        "mtahooks-milter: %s: no Return-Path or From address: give "
+			        "--from\n",
 			        name);
 			goto out;
 		}
@@ -1456,7 +1472,8 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 	s->active_connections = session_ip_enter(s->client_ip);
 	counted = 1;
 
-	if ((doc = json_object_new_object()) == NULL || (d.stages = json_object_new_array()) == NULL)
+	if ((doc = json_object_new_object()) == NULL ||
+	    (d.stages = json_object_new_array()) == NULL)
 		goto oom;
 	if ((facts = json_object_new_object()) != NULL) {
 		struct json_object *list = json_object_new_array();

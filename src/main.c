@@ -238,12 +238,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_STAGE:
 			dry_option(o, "--stage");
-			/* "auth" is a valid configuration stage that never fires: not one to stop at. */
+			/* "auth" is a valid configuration stage that never fires: not one to stop
+			 * at. */
 			if (stage_parse(optarg, &o->dry.last_stage) != 0) {
-				fprintf(stderr,
-				        "mtahooks-milter: --stage: unknown stage \"%s\" (use connect, "
-				        "ehlo, mail, rcpt or data)\n",
-				        optarg);
+				fprintf(
+				    stderr,
+				    "mtahooks-milter: --stage: unknown stage \"%s\" (use connect, "
+				    "ehlo, mail, rcpt or data)\n",
+				    optarg);
 				return 1;
 			}
 			break;
@@ -272,7 +274,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return 0;
 	}
 	if (o->dry_only) {
-		fprintf(stderr, "mtahooks-milter: %s is an option of --dry-run\n", o->dry_only_name);
+		fprintf(stderr, "mtahooks-milter: %s is an option of --dry-run\n",
+		        o->dry_only_name);
 		usage(stderr);
 		return 1;
 	}
