@@ -28,6 +28,9 @@
 /* What the text output shows of a long answer, and of a request's message.contents. */
 #define SHOW_ANSWER_MAX   16384
 #define SHOW_CONTENTS_MAX 2048
+/* What a dry run plays when not told otherwise: a local client that says HELO localhost. */
+#define DEFAULT_CLIENT_IP "127.0.0.1"
+#define DEFAULT_HELO      "localhost"
 /* The most ESMTP words one --from or --rcpt may carry (the address and its parameters). */
 #define ARGS_MAX 32
 /* The pretty-printing of every JSON the dry run writes. */
@@ -1219,6 +1222,11 @@ static void play(struct dry *d, struct session *s, const struct dryrun_message *
 	if (last == STAGE_CONNECT)
 		goto stop;
 
+	/* The HELO name is known from the ehlo stage on, not at connect (milter.c on_helo). */
+	if (session_set(&s->helo, d->o->helo ? d->o->helo : DEFAULT_HELO) < 0) {
+		d->oom = 1;
+		return;
+	}
 	so = run_stage(d, s, STAGE_EHLO, s->helo, &oc);
 	if (refused(&oc)) {
 		end_with(d, e, STAGE_EHLO, result_name(oc.kind), reply_of(d, &oc),
@@ -1383,7 +1391,8 @@ static int envelope_args(const char *opt, const char *spec, char **argv, char **
 /* dryrun_run - play the message through the hooks and print what happens; the exit status */
 int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 {
-	const char *ip = o->client_ip ? o->client_ip : "127.0.0.1";
+	const char *ip = o->client_ip ? o->client_ip : DEFAULT_CLIENT_IP;
+	const char *helo = o->helo ? o->helo : DEFAULT_HELO;
 	const char *name = strcmp(o->message, "-") == 0 ? "(standard input)" : o->message;
 	struct dry d = {o, cfg, NULL, NULL, NULL, out, 0};
 	struct dryrun_message msg = {0};
@@ -1467,7 +1476,7 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 	/* The connection as milter.c fills it from the MTA; what a dry run cannot know stays
 	 * unknown (port 0, no PTR, no TLS, SASL, server address or queue id). */
 	if ((s = session_new(cfg)) == NULL || session_set(&s->client_ip, ipnorm) < 0 ||
-	    server_name(s) < 0 || session_set(&s->helo, o->helo ? o->helo : "localhost") < 0)
+	    server_name(s) < 0)
 		goto oom;
 	s->active_connections = session_ip_enter(s->client_ip);
 	counted = 1;
@@ -1481,7 +1490,7 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 		add_value(&d, facts, "config", jstr(&d, cfg->path));
 		add_value(&d, facts, "message", jstr(&d, name));
 		add_value(&d, facts, "client_ip", jstr(&d, s->client_ip));
-		add_value(&d, facts, "helo", jstr(&d, s->helo));
+		add_value(&d, facts, "helo", jstr(&d, helo));
 		add_value(&d, facts, "server_name", jstr(&d, s->server_name));
 		add_value(&d, facts, "from", jstr(&d, from));
 		for (size_t i = 0; list && i < nrcpt; i++)
@@ -1493,7 +1502,7 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 	if (!o->json) {
 		fprintf(out, "dry run of %s with %s\n", name, cfg->path);
 		fprintf(out, "client %s, HELO %s, server %s, MAIL FROM: %s, RCPT TO:", s->client_ip,
-		        s->helo, s->server_name, from[0] ? from : "<>");
+		        helo, s->server_name, from[0] ? from : "<>");
 		for (size_t i = 0; i < nrcpt; i++)
 			fprintf(out, " %s", rcpts[i]);
 		fputc('\n', out);
