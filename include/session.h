@@ -13,6 +13,8 @@
  *	void session_end_message(struct session *s);
  *	const char *session_qid(const struct session *s);
  *	int  modlist_append(struct modlist *l, struct modification *m);
+ *	const struct modification *session_next_mod(const struct session *s, size_t *pos);
+ *	const char *session_quarantine_reason(const struct session *s);
  *	unsigned session_ip_enter(const char *ip);
  *	void session_ip_leave(const char *ip);
  *
@@ -46,6 +48,15 @@
  *	message, and during the message
  *	(message_mods), quarantine reasons and session-wide discard.
  *	session_end_message clears the message's, never the session's.
+ *
+ *	session_next_mod says what is applied at end of message, in which order
+ *	(PROTOCOL.md section 4): session_mods, then ehlo_mods, then message_mods,
+ *	each in the order received, with only the last replaceContents of all
+ *	three (the earlier ones are skipped). Start with *pos = 0; each call
+ *	returns the next modification (borrowed from s) and advances *pos, NULL
+ *	at the end. session_quarantine_reason is the reason that applies: this
+ *	message's, else the session's, else NULL. milter.c applies what these
+ *	say; the dry run (dryrun.c) prints it.
  *
  *	session_ip_enter / session_ip_leave count open sessions per client IP across
  *	threads (the one global, mutex-protected table on the message path, as
@@ -148,6 +159,10 @@ const char *session_qid(const struct session *s);
 void session_end_message(struct session *s);
 /* modlist_append - move *m into the list (m is zeroed on success) */
 int modlist_append(struct modlist *l, struct modification *m);
+/* session_next_mod - the next modification to apply at end of message, NULL at the end */
+const struct modification *session_next_mod(const struct session *s, size_t *pos);
+/* session_quarantine_reason - the quarantine reason for this message, NULL = none */
+const char *session_quarantine_reason(const struct session *s);
 /* modlist_clear - free the items, keep the array */
 void modlist_clear(struct modlist *l);
 /* session_ip_enter - count one more session from ip; returns the new count */

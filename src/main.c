@@ -5,6 +5,8 @@
  *	The options of DESIGN.md "Command line": load the configuration (or only
  *	check it, -n), open the socket, detach, write the pid file, drop
  *	privileges, then hand over to libmilter (milter.c) until SIGTERM or SIGINT.
+ *	With --dry-run it only parses the options, loads the configuration and
+ *	hands a message file to dryrun.c: no socket, no signals, logs on stderr.
  *
  * SIGNALS
  *	libmilter's smfi_main starts a thread that calls sigwait() for SIGHUP,
@@ -37,11 +39,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "dryrun.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -64,10 +69,32 @@ struct options {
 	const char *pidfile;     /* -P */
 	int verbosity;           /* -v, repeatable */
 	int check_only;          /* -n */
+	int dry_run;             /* --dry-run: play a message file through the hooks */
+	struct dryrun_options dry;
+	const char **rcpts; /* --rcpt, repeatable (dry.rcpt points here) */
+	int dry_only;       /* a dry-run option was given (its name in dry_only_name) */
+	const char *dry_only_name;
+};
+
+/* Long options; the ones without a short form are for --dry-run. */
+enum { OPT_DRY_RUN = 256, OPT_FROM, OPT_RCPT, OPT_CLIENT_IP, OPT_HELO, OPT_STAGE, OPT_JSON };
+
+static const struct option long_options[] = {
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"rcpt", required_argument, NULL, OPT_RCPT},
+    {"client-ip", required_argument, NULL, OPT_CLIENT_IP},
+    {"helo", required_argument, NULL, OPT_HELO},
+    {"stage", required_argument, NULL, OPT_STAGE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *out);
 static int parse_args(int argc, char **argv, struct options *o);
+static int dry_run(const struct options *o);
 static int report_errors(const struct config_errors *errs);
 static int socket_path(const char *listen, const char **path);
 static int drop_privileges(const char *spec, const char *listen);
@@ -107,6 +134,9 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: mtahooks-milter [-c FILE] [-p SOCKET] [-f] [-u USER[:GROUP]] [-P PIDFILE]\n"
 	        "                       [-v] [-n] [-V] [-h]\n"
+	        "       mtahooks-milter [-c FILE] [-v] --dry-run MESSAGE [--from ADDR]\n"
+	        "                       [--rcpt ADDR]... [--client-ip IP] [--helo NAME]\n"
+	        "                       [--stage STAGE] [--json]\n"
 	        "  -c FILE    configuration file (default %s)\n"
 	        "  -p SOCKET  listen on SOCKET (unix:/path, local:/path, inet:PORT@HOST,\n"
 	        "             inet6:PORT@HOST), overriding [milter] listen\n"
@@ -117,8 +147,39 @@ static void usage(FILE *out)
 	        "  -n         check the configuration, print what is wrong or\n"
 	        "             \"configuration OK\", and exit 0 or 1\n"
 	        "  -V         print the version and exit\n"
-	        "  -h         print this help and exit\n",
+	        "  -h         print this help and exit\n"
+	        "  --dry-run MESSAGE   play the message file (- for standard input) through\n"
+	        "             the configured hooks as an SMTP session would, without an MTA,\n"
+	        "             and print each request, each answer and the milter actions\n"
+	        "  --from ADDR         MAIL FROM (default: Return-Path:, else From:)\n"
+	        "  --rcpt ADDR         RCPT TO, repeatable (default: To: and Cc:)\n"
+	        "  --client-ip IP      the client's address (default 127.0.0.1)\n"
+	        "  --helo NAME         the HELO/EHLO name (default localhost)\n"
+	        "  --stage STAGE       stop after connect, ehlo, mail, rcpt or data (default)\n"
+	        "  --json              one JSON document instead of text\n",
 	        CONFIG_DEFAULT_PATH);
+}
+
+/* add_rcpt - keep one more --rcpt; -1 on ENOMEM */
+static int add_rcpt(struct options *o, const char *addr)
+{
+	const char **v;
+
+	if (o->dry.nrcpt >= SIZE_MAX / sizeof(*v) - 1 ||
+	    (v = realloc(o->rcpts, (o->dry.nrcpt + 1) * sizeof(*v))) == NULL)
+		return -1;
+	o->rcpts = v;
+	v[o->dry.nrcpt++] = addr;
+	o->dry.rcpt = v;
+	return 0;
+}
+
+/* dry_option - note a --dry-run option, so that one given without --dry-run is refused */
+static void dry_option(struct options *o, const char *name)
+{
+	if (!o->dry_only)
+		o->dry_only_name = name;
+	o->dry_only = 1;
 }
 
 /* parse_args - the command line into options; 0, or the exit status to leave with */
@@ -127,7 +188,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int ch;
 
 	o->config_path = CONFIG_DEFAULT_PATH;
-	while ((ch = getopt(argc, argv, "c:p:fu:P:vnVh")) != -1) {
+	o->dry.last_stage = STAGE_DATA;
+	while ((ch = getopt_long(argc, argv, "c:p:fu:P:vnVh", long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config_path = optarg;
@@ -156,10 +218,70 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'h':
 			usage(stdout);
 			return -1;
+		case OPT_DRY_RUN:
+			o->dry_run = 1;
+			break;
+		case OPT_FROM:
+			dry_option(o, "--from");
+			o->dry.from = optarg;
+			break;
+		case OPT_RCPT:
+			dry_option(o, "--rcpt");
+			if (add_rcpt(o, optarg) < 0) {
+				fprintf(stderr, "mtahooks-milter: out of memory\n");
+				return 1;
+			}
+			break;
+		case OPT_CLIENT_IP:
+			dry_option(o, "--client-ip");
+			o->dry.client_ip = optarg;
+			break;
+		case OPT_HELO:
+			dry_option(o, "--helo");
+			o->dry.helo = optarg;
+			break;
+		case OPT_STAGE:
+			dry_option(o, "--stage");
+			/* "auth" is a valid configuration stage that never fires: not one to stop
+			 * at. */
+			if (stage_parse(optarg, &o->dry.last_stage) != 0) {
+				fprintf(
+				    stderr,
+				    "mtahooks-milter: --stage: unknown stage \"%s\" (use connect, "
+				    "ehlo, mail, rcpt or data)\n",
+				    optarg);
+				return 1;
+			}
+			break;
+		case OPT_JSON:
+			dry_option(o, "--json");
+			o->dry.json = 1;
+			break;
 		default:
 			usage(stderr);
 			return 1;
 		}
+	}
+	if (o->dry_run) {
+		if (o->check_only || o->listen || o->foreground || o->user || o->pidfile) {
+			fprintf(stderr, "mtahooks-milter: --dry-run takes only -c and -v of the "
+			                "daemon's options\n");
+			return 1;
+		}
+		if (optind != argc - 1) {
+			fprintf(stderr, "mtahooks-milter: --dry-run needs one message file (- for "
+			                "standard input)\n");
+			usage(stderr);
+			return 1;
+		}
+		o->dry.message = argv[optind];
+		return 0;
+	}
+	if (o->dry_only) {
+		fprintf(stderr, "mtahooks-milter: %s is an option of --dry-run\n",
+		        o->dry_only_name);
+		usage(stderr);
+		return 1;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "mtahooks-milter: unexpected argument \"%s\"\n", argv[optind]);
@@ -167,6 +289,24 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return 1;
 	}
 	return 0;
+}
+
+/* dry_run - load the configuration and play a message through its hooks; the exit status */
+static int dry_run(const struct options *o)
+{
+	struct config_errors errs = {0};
+	struct config *cfg;
+	int rc;
+
+	if ((cfg = config_load(o->config_path, &errs)) == NULL) {
+		rc = report_errors(&errs);
+		config_errors_free(&errs);
+		return rc;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = dryrun_run(cfg, &o->dry, stdout);
+	config_unref(cfg);
+	return rc;
 }
 
 /* report_errors - print every configuration problem; the exit status that follows */
@@ -475,8 +615,16 @@ int main(int argc, char **argv)
 	sigset_t stops;
 	int rc;
 
-	if ((rc = parse_args(argc, argv, &o)) != 0)
+	rc = parse_args(argc, argv, &o);
+	if (rc == 0 && o.dry_run) {
+		/* Log lines go to stderr, the report to stdout: never mixed. */
+		log_init(1, o.verbosity);
+		rc = dry_run(&o);
+	}
+	if (rc != 0 || o.dry_run) {
+		free(o.rcpts);
 		return rc < 0 ? 0 : rc;
+	}
 	log_init(o.foreground || o.check_only, o.verbosity);
 	/*
 	 * A daemon blocks its stop and reload signals at once, before any other thread exists,

@@ -710,42 +710,28 @@ static int apply_one(SMFICTX *ctx, const struct modification *m)
 	return rc;
 }
 
-/* last_body - the replaceContents that wins: the last one received (as the reference does) */
-static const struct modification *last_body(const struct session *s)
-{
-	const struct modlist *lists[3] = {&s->session_mods, &s->ehlo_mods, &s->message_mods};
-	const struct modification *last = NULL;
-
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->count; i++)
-			if (lists[l]->items[i].type == MOD_REPLACE_CONTENTS)
-				last = &lists[l]->items[i];
-	return last;
-}
-
 /*
  * apply_decisions - the modifications and quarantine gathered for this message, in the order
- * received. Every needed action is checked against what the MTA allowed before the first call,
+ * session_next_mod gives (received order, only the last replaceContents). Every needed action
+ * is checked against what the MTA allowed before the first call,
  * so a message is never half-modified by our choice; if the MTA fails a call midway we answer
  * tempfail, and the MTA then keeps none of it.
  */
 static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 {
 	struct session *s = c->session;
-	const struct modlist *lists[3] = {&s->session_mods, &s->ehlo_mods, &s->message_mods};
-	const struct modification *body = last_body(s);
-	const char *reason = s->quarantine_message ? s->quarantine_message : s->quarantine_session;
-	size_t applied = 0;
+	const struct modification *m;
+	const char *reason = session_quarantine_reason(s);
+	size_t applied = 0, pos = 0;
 
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->count; i++)
-			if (!(c->actions & mod_action(&lists[l]->items[i]))) {
-				log_msg(LOG_ERR,
-				        "session=%lu qid=%s the MTA does not allow a hook's "
-				        "modification (action 0x%lx): message tempfailed",
-				        s->id, session_qid(s), mod_action(&lists[l]->items[i]));
-				goto fail;
-			}
+	while ((m = session_next_mod(s, &pos)) != NULL)
+		if (!(c->actions & mod_action(m))) {
+			log_msg(LOG_ERR,
+			        "session=%lu qid=%s the MTA does not allow a hook's "
+			        "modification (action 0x%lx): message tempfailed",
+			        s->id, session_qid(s), mod_action(m));
+			goto fail;
+		}
 	if (reason && !(c->actions & SMFIF_QUARANTINE)) {
 		log_msg(LOG_ERR,
 		        "session=%lu qid=%s the MTA does not allow quarantine: message "
@@ -753,22 +739,18 @@ static sfsistat apply_decisions(SMFICTX *ctx, struct conn *c)
 		        s->id, session_qid(s));
 		goto fail;
 	}
-	for (int l = 0; l < 3; l++)
-		for (size_t i = 0; i < lists[l]->count; i++) {
-			const struct modification *m = &lists[l]->items[i];
-
-			if (m->type == MOD_REPLACE_CONTENTS && m != body)
-				continue;
-			if (apply_one(ctx, m) != MI_SUCCESS) {
-				log_msg(LOG_ERR,
-				        "session=%lu qid=%s the MTA refused modification %zu "
-				        "(%s): message tempfailed",
-				        s->id, session_qid(s), applied + 1,
-				        m->name ? m->name : "envelope/body");
-				goto fail;
-			}
-			applied++;
+	pos = 0;
+	while ((m = session_next_mod(s, &pos)) != NULL) {
+		if (apply_one(ctx, m) != MI_SUCCESS) {
+			log_msg(LOG_ERR,
+			        "session=%lu qid=%s the MTA refused modification %zu "
+			        "(%s): message tempfailed",
+			        s->id, session_qid(s), applied + 1,
+			        m->name ? m->name : "envelope/body");
+			goto fail;
 		}
+		applied++;
+	}
 	if (reason && smfi_quarantine(ctx, (char *)reason) != MI_SUCCESS) {
 		log_msg(LOG_ERR,
 		        "session=%lu qid=%s the MTA refused quarantine: message tempfailed", s->id,

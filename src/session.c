@@ -294,6 +294,50 @@ int modlist_append(struct modlist *l, struct modification *m)
 	return 0;
 }
 
+/* mod_at - the modification at position pos of the three lists laid end to end, or NULL */
+static const struct modification *mod_at(const struct session *s, size_t pos)
+{
+	const struct modlist *lists[3] = {&s->session_mods, &s->ehlo_mods, &s->message_mods};
+
+	for (int l = 0; l < 3; l++) {
+		if (pos < lists[l]->count)
+			return &lists[l]->items[pos];
+		pos -= lists[l]->count;
+	}
+	return NULL;
+}
+
+/* last_body - the replaceContents that wins: the last one received (as the reference does) */
+static const struct modification *last_body(const struct session *s)
+{
+	const struct modification *m, *last = NULL;
+
+	for (size_t pos = 0; (m = mod_at(s, pos)) != NULL; pos++)
+		if (m->type == MOD_REPLACE_CONTENTS)
+			last = m;
+	return last;
+}
+
+/* session_next_mod - the next modification to apply at end of message, NULL at the end */
+const struct modification *session_next_mod(const struct session *s, size_t *pos)
+{
+	const struct modification *m;
+
+	while ((m = mod_at(s, *pos)) != NULL) {
+		++*pos;
+		/* Each earlier body is skipped: only the last replaceContents is applied. */
+		if (m->type != MOD_REPLACE_CONTENTS || m == last_body(s))
+			return m;
+	}
+	return NULL;
+}
+
+/* session_quarantine_reason - the quarantine reason for this message, NULL = none */
+const char *session_quarantine_reason(const struct session *s)
+{
+	return s->quarantine_message ? s->quarantine_message : s->quarantine_session;
+}
+
 /* modlist_clear - free the items, keep the array */
 void modlist_clear(struct modlist *l)
 {

@@ -24,6 +24,7 @@ static int setup(void **state);
 static int teardown(void **state);
 static struct json_object *param(struct json_object *params, const char *key, int *found);
 static void add_mod(struct modlist *l, const char *name);
+static void add_body(struct modlist *l, const char *body);
 static void *ip_worker(void *arg);
 
 /* setup - a bare session without configuration */
@@ -434,6 +435,94 @@ static void test_modlist_append_moves_and_zeroes(void **state)
 	assert_non_null(s->message_mods.items);
 }
 
+/* add_body - append a replaceContents modification with the given body */
+static void add_body(struct modlist *l, const char *body)
+{
+	struct modification m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = MOD_REPLACE_CONTENTS;
+	m.value = strdup(body);
+	assert_non_null(m.value);
+	m.value_len = strlen(body);
+	assert_int_equal(modlist_append(l, &m), 0);
+}
+
+/* test_next_mod_goes_session_ehlo_message_in_order - the three lists in apply order */
+static void test_next_mod_goes_session_ehlo_message_in_order(void **state)
+{
+	struct session *s = *state;
+	const char *want[] = {"X-Connect", "X-Helo-1", "X-Helo-2", "X-Mail", "X-Data"};
+	const struct modification *m;
+	size_t pos = 0, n = 0;
+
+	add_mod(&s->message_mods, "X-Mail");
+	add_mod(&s->session_mods, "X-Connect");
+	add_mod(&s->ehlo_mods, "X-Helo-1");
+	add_mod(&s->ehlo_mods, "X-Helo-2");
+	add_mod(&s->message_mods, "X-Data");
+	while ((m = session_next_mod(s, &pos)) != NULL) {
+		assert_true(n < 5);
+		assert_string_equal(m->name, want[n]);
+		n++;
+	}
+	assert_int_equal(n, 5);
+	/* at the end it stays at the end */
+	assert_null(session_next_mod(s, &pos));
+}
+
+/* test_next_mod_keeps_only_the_last_replace_contents - earlier bodies are skipped */
+static void test_next_mod_keeps_only_the_last_replace_contents(void **state)
+{
+	struct session *s = *state;
+	const struct modification *m;
+	size_t pos = 0, bodies = 0, headers = 0;
+
+	add_body(&s->session_mods, "first");
+	add_mod(&s->session_mods, "X-A");
+	add_body(&s->message_mods, "second");
+	add_mod(&s->message_mods, "X-B");
+	add_body(&s->message_mods, "third");
+	add_mod(&s->message_mods, "X-C");
+	while ((m = session_next_mod(s, &pos)) != NULL) {
+		if (m->type == MOD_REPLACE_CONTENTS) {
+			bodies++;
+			assert_string_equal(m->value, "third");
+			/* the body comes where it was received: after X-B, before X-C */
+			assert_int_equal(headers, 2);
+		} else {
+			headers++;
+		}
+	}
+	assert_int_equal(bodies, 1);
+	assert_int_equal(headers, 3);
+}
+
+/* test_next_mod_on_empty_lists_is_null - nothing to apply */
+static void test_next_mod_on_empty_lists_is_null(void **state)
+{
+	struct session *s = *state;
+	size_t pos = 0;
+
+	assert_null(session_next_mod(s, &pos));
+	assert_int_equal(pos, 0);
+}
+
+/* test_quarantine_reason_message_wins_over_session - message, then session, then none */
+static void test_quarantine_reason_message_wins_over_session(void **state)
+{
+	struct session *s = *state;
+
+	assert_null(session_quarantine_reason(s));
+	assert_int_equal(session_set(&s->quarantine_session, "session reason"), 0);
+	assert_string_equal(session_quarantine_reason(s), "session reason");
+	assert_int_equal(session_set(&s->quarantine_message, "message reason"), 0);
+	assert_string_equal(session_quarantine_reason(s), "message reason");
+	/* the next message falls back to the session's */
+	session_end_message(s);
+	assert_string_equal(session_quarantine_reason(s), "session reason");
+}
+
 /* test_ip_counter_counts_enter_and_leave - per address, removed at zero, "" counted */
 static void test_ip_counter_counts_enter_and_leave(void **state)
 {
@@ -528,6 +617,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_end_message_clears_message_keeps_session, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_modlist_append_moves_and_zeroes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_next_mod_goes_session_ehlo_message_in_order, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_next_mod_keeps_only_the_last_replace_contents,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_next_mod_on_empty_lists_is_null, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quarantine_reason_message_wins_over_session, setup,
+	                                    teardown),
 	    cmocka_unit_test(test_ip_counter_counts_enter_and_leave),
 	    cmocka_unit_test(test_ip_counter_is_consistent_across_threads),
 	};
