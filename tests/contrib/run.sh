@@ -15,7 +15,10 @@
 #   - contrib/hooks/policy.py and policy.js, each started on a free port with
 #     --reject-domain blocked.example --reject-domain spam.test --quarantine-word "[hold]",
 #     each behind its own daemon: miltertest (policy.lua) plays one transaction per case
-#     through tests/milter/milterproxy.py, whose trace shows the RCPT reply's text.
+#     through tests/milter/milterproxy.py, whose trace shows the RCPT reply's text;
+#   - contrib/milter-send.py, the README's quick-start client, against the daemon in front of
+#     policy.py: the refused recipient's SMTP reply, the quarantine and the added header
+#     are printed as the README quotes them.
 # Node.js or systemd-analyze missing skips their cases, with the reason; under CI=true it
 # fails them instead, since CI installs both (contrib/install-deps.sh --test).
 # Environment: KEEP_TMP=1 keeps the temporary directory.
@@ -125,7 +128,8 @@ missing() {
 configs=$(cd "$top_srcdir" && find contrib -name '*.toml' | LC_ALL=C sort)
 handlers="policy.py policy.js"
 ncases=3 # per handler: rcpt, quarantine, header
-echo "1..$(($(echo "$configs" | grep -c .) + 2 + 2 * ncases))"
+nsend=2  # contrib/milter-send.py: a refusal and a quarantine, an accepted message
+echo "1..$(($(echo "$configs" | grep -c .) + 2 + 2 * ncases + nsend))"
 
 # ---- the example configurations --------------------------------------------------------
 for cfg in $configs; do
@@ -219,6 +223,10 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ] || [ -z "$PYTHON3" ]; then
 			echo "ok $n - $h: $c # SKIP miltertest or python3 not found"
 		done
 	done
+	for c in refusal accepted; do
+		n=$((n + 1))
+		echo "ok $n - contrib/milter-send.py: $c # SKIP miltertest or python3 not found"
+	done
 	exit 0
 fi
 
@@ -298,4 +306,41 @@ for h in $handlers; do
 		fi
 	done
 done
+
+# ---- contrib/milter-send.py, the quick start's client, against policy.py's daemon ------
+# send_case DESC WANTFILE ARGS... - run milter-send.py; every line of WANTFILE must be printed
+send_case() {
+	desc=$1 want=$2
+	shift 2
+	# shellcheck disable=SC2086 # $limit is a command and its argument, or nothing
+	$limit "$PYTHON3" "$top_srcdir/contrib/milter-send.py" -s "unix:$tmp/policy.py.sock" \
+		--timeout 10 "$@" </dev/null >"$tmp/send.out" 2>&1
+	rc=$?
+	ok=1
+	[ $rc = 0 ] || { ok=0; echo "exit status $rc" >>"$tmp/send.out"; }
+	while IFS= read -r line; do
+		grep -qxF -- "$line" "$tmp/send.out" && continue
+		ok=0
+		echo "missing line: $line" >>"$tmp/send.out"
+	done <"$want"
+	result $ok "contrib/milter-send.py: $desc" "$tmp/send.out"
+}
+
+case " $ready " in
+*" policy.py "*)
+	printf '%s\n' 'RCPT TO:<bob@example.com> -> continue' \
+		'RCPT TO:<eve@spam.test> -> 550 5.7.1 Recipient domain not accepted here' \
+		'end of message (queue id 4QTEST0001) -> accept' \
+		'  quarantine: subject contains "[hold]"' >"$tmp/want1"
+	send_case "a refused recipient's SMTP reply and the quarantine are printed" "$tmp/want1" \
+		--to bob@example.com --to eve@spam.test --subject "please [hold] this"
+	printf '%s\n' 'end of message (queue id 4QTEST0001) -> accept' \
+		'  add header: X-Policy: checked' >"$tmp/want2"
+	send_case "an accepted message and its added header are printed" "$tmp/want2"
+	;;
+*)
+	result 0 "contrib/milter-send.py: refusal (policy.py's daemon did not start)"
+	result 0 "contrib/milter-send.py: accepted (policy.py's daemon did not start)"
+	;;
+esac
 exit 0
