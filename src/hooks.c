@@ -231,7 +231,6 @@ static int call_hook(struct session *s, enum stage stage, const struct hook *h,
                      struct hook_error *e, long long *usec)
 {
 	long long start;
-
 	struct http_result res = HTTP_RESULT_INIT;
 	char err[256] = "";
 	int rc;
