@@ -51,11 +51,15 @@ struct request;
 
 /*
  * How a hook is reached: http.c in the daemon, a fake in unit tests. post reads req from its
- * start (one request serves every hook of a stage) and always fills res.
+ * start (one request serves every hook of a stage) and always fills res. seen, when set,
+ * hears what hooks.c made of each answer post returned: the verdict's action name and
+ * warning, or the error's kind and reason (the dry run reports it; NULL in the daemon).
  */
 struct transport {
 	void (*post)(void *ctx, const struct hook *h, struct request *req, struct http_result *res);
 	void *ctx;
+	void (*seen)(void *ctx, const struct hook *h, const char *action, const char *warning,
+	             const char *error_kind, const char *error_reason);
 };
 
 enum outcome_kind {

@@ -42,8 +42,9 @@ struct dry {
 	const struct dryrun_options *o;
 	struct config *cfg;
 	struct http_client *http;
-	struct json_object *calls;  /* the hook calls of the stage running now */
-	struct json_object *stages; /* every stage played, in order */
+	struct json_object *calls;     /* the hook calls of the stage running now */
+	struct json_object *last_call; /* the call post recorded last, until seen */
+	struct json_object *stages;    /* every stage played, in order */
 	FILE *out;
 	int oom; /* the report lost something to out-of-memory */
 };
@@ -550,42 +551,30 @@ static struct json_object *parse_json(const char *data, size_t len)
 	return o;
 }
 
-/* classify - what hooks.c makes of an answer (its call_hook), for the report */
-static void classify(struct dry *d, struct json_object *call, const struct http_result *res)
+/*
+ * seen - what hooks.c made of the answer post just recorded: its verdict, or its error as
+ * "kind: reason" (the log's words). A hook that failed before posting has no call to note.
+ */
+static void seen(void *ctx, const struct hook *h, const char *action, const char *warning,
+                 const char *error_kind, const char *error_reason)
 {
-	char err[300] = "", why[320] = "";
-	struct verdict v;
-	int rc;
+	struct dry *d = ctx;
+	struct json_object *call = d->last_call;
+	char why[320];
 
-	if (res->error != HTTP_OK) {
-		snprintf(why, sizeof(why), "%s: %s", http_error_name(res->error),
-		         res->reason[0] ? res->reason : "no reason given");
-		add_value(d, call, "error", jstr(d, why));
+	d->last_call = NULL;
+	if (call == NULL)
+		return;
+	(void)h;
+	if (action != NULL) {
+		add_value(d, call, "verdict", jstr(d, action));
+		if (warning != NULL)
+			add_value(d, call, "warning", jstr(d, warning));
 		return;
 	}
-	if (res->status == 204 && res->body.len == 0) {
-		add_value(d, call, "verdict", jstr(d, "accept"));
-		return;
-	}
-	if (res->status < 200 || res->status > 299) {
-		snprintf(why, sizeof(why), "http-status: HTTP status %ld", res->status);
-		add_value(d, call, "error", jstr(d, why));
-		return;
-	}
-	memset(&v, 0, sizeof(v));
-	rc = response_parse(res->status, res->body.data ? res->body.data : "", res->body.len, &v,
-	                    err, sizeof(err));
-	if (rc == 0) {
-		add_value(d, call, "verdict", jstr(d, action_name(v.action)));
-		if (v.warning)
-			add_value(d, call, "warning", jstr(d, v.warning));
-	} else {
-		snprintf(why, sizeof(why), "%s: %s",
-		         rc == RESPONSE_ERR_NOT_JSON ? "not-json" : "invalid",
-		         err[0] ? err : "no reason given");
-		add_value(d, call, "error", jstr(d, why));
-	}
-	verdict_free(&v);
+	snprintf(why, sizeof(why), "%s: %s", error_kind ? error_kind : "other",
+	         error_reason && error_reason[0] ? error_reason : "no reason given");
+	add_value(d, call, "error", jstr(d, why));
 }
 
 /* post - the transport: http.c's client, and a record of the call */
@@ -605,6 +594,7 @@ static void post(void *ctx, const struct hook *h, struct request *req, struct ht
 		http_post(d->http, h, req, res);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 	}
+	d->last_call = NULL;
 	if (call == NULL || json_object_array_add(d->calls, call) != 0) {
 		json_object_put(call);
 		d->oom = 1;
@@ -634,7 +624,7 @@ static void post(void *ctx, const struct hook *h, struct request *req, struct ht
 		add_value(d, call, "status", NULL);
 		add_value(d, call, "answer", NULL);
 	}
-	/* Every call has the same members; classify fills in what applies. */
+	/* Every call has the same members; seen fills in what applies. */
 	add_value(d, call, "verdict", NULL);
 	add_value(d, call, "warning", NULL);
 	add_value(d, call, "error", NULL);
@@ -642,7 +632,7 @@ static void post(void *ctx, const struct hook *h, struct request *req, struct ht
 		add_value(d, call, "time_ms",
 		          jint(d, (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
 		                      (t1.tv_nsec - t0.tv_nsec) / 1000000));
-	classify(d, call, res);
+	d->last_call = call;
 }
 
 /* result_name - an outcome as the report names it */
@@ -703,7 +693,7 @@ static struct json_object *run_stage(struct dry *d, struct session *s, enum stag
                                      const char *what, struct outcome *oc)
 {
 	struct json_object *so = json_object_new_object(), *skipped, *res;
-	struct transport t = {post, d};
+	struct transport t = {post, d, seen};
 	const char *qbefore = session_quarantine_reason(s);
 	char *qold = qbefore ? strdup(qbefore) : NULL;
 	size_t mods_before = total_mods(s);
@@ -1394,7 +1384,7 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 	const char *ip = o->client_ip ? o->client_ip : DEFAULT_CLIENT_IP;
 	const char *helo = o->helo ? o->helo : DEFAULT_HELO;
 	const char *name = strcmp(o->message, "-") == 0 ? "(standard input)" : o->message;
-	struct dry d = {o, cfg, NULL, NULL, NULL, out, 0};
+	struct dry d = {.o = o, .cfg = cfg, .out = out};
 	struct dryrun_message msg = {0};
 	struct buf file = BUF_INIT(DRYRUN_MESSAGE_MAX);
 	struct ending e = {0};

@@ -202,6 +202,8 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 		verdict_free(&v); /* empty after a failure; freed all the same */
 		if (usec >= 0)
 			metrics_hook_request(h->metrics, stage, METRICS_ERROR, usec);
+		if (t->seen != NULL)
+			t->seen(t->ctx, h, NULL, NULL, e.kind, e.reason);
 		return fail_hook(s, stage, h, &e, out);
 	}
 	if (v.warning != NULL)
@@ -212,9 +214,13 @@ static enum step run_hook(struct session *s, enum stage stage, const struct hook
 		e.kind = "out-of-memory";
 		snprintf(e.reason, sizeof(e.reason), "out of memory");
 		metrics_hook_request(h->metrics, stage, METRICS_ERROR, usec);
+		if (t->seen != NULL)
+			t->seen(t->ctx, h, NULL, NULL, e.kind, e.reason);
 		return fail_hook(s, stage, h, &e, out);
 	}
 	metrics_hook_request(h->metrics, stage, metrics_action_of(v.action), usec);
+	if (t->seen != NULL)
+		t->seen(t->ctx, h, action_name(v.action), v.warning, NULL, NULL);
 	log_msg(LOG_INFO, "hook=%s stage=%s qid=%s action=%s%s", h->id, stage_name(stage),
 	        session_qid(s), action_name(v.action), out->disconnect ? " disconnect=yes" : "");
 	verdict_free(&v);

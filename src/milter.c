@@ -312,7 +312,7 @@ static void post(void *ctx, const struct hook *h, struct request *req, struct ht
 /* run_stage - call the hooks of a stage and turn their outcome into the libmilter answer */
 static sfsistat run_stage(SMFICTX *ctx, struct conn *c, enum stage stage, unsigned long nr_flag)
 {
-	struct transport t = {post, c};
+	struct transport t = {post, c, NULL};
 	struct outcome o = {0};
 
 	if (!(c->session->config->stages & STAGE_BIT(stage)))

@@ -189,7 +189,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct answer a;
-	struct transport t = {fake_post, &a};
+	struct transport t = {fake_post, &a, NULL};
 	struct verdict v;
 	struct session *s;
 	char err[256];
