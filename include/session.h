@@ -11,6 +11,7 @@
  *	int  session_add_header(struct session *s, const char *name, const char *value);
  *	int  session_append_body(struct session *s, const void *data, size_t len);
  *	void session_end_message(struct session *s);
+ *	int  session_set_server_name(struct session *s, const char *from_mta);
  *	const char *session_qid(const struct session *s);
  *	int  modlist_append(struct modlist *l, struct modification *m);
  *	const struct modification *session_next_mod(const struct session *s, size_t *pos);
@@ -153,6 +154,8 @@ int session_add_header(struct session *s, const char *name, const char *value);
 int session_append_body(struct session *s, const void *data, size_t len);
 /* session_message_size - headers + separator + body, as message.size */
 size_t session_message_size(const struct session *s);
+/* session_set_server_name - from_mta (macro j), else [milter] server-name, else host name */
+int session_set_server_name(struct session *s, const char *from_mta);
 /* session_qid - the queue id for log lines, "-" before the MTA assigned one */
 const char *session_qid(const struct session *s);
 /* session_end_message - clear the transaction and this message's decisions */

@@ -1330,19 +1330,6 @@ done:
 	outcome_free(&oc);
 }
 
-/* server_name - [milter] server-name or the host name, as milter.c takes it without macro j */
-static int server_name(struct session *s)
-{
-	char host[256];
-
-	if (s->config->server_name)
-		return session_set(&s->server_name, s->config->server_name);
-	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
-	return session_set(&s->server_name, host);
-}
-
 /* final_object - the verdict as JSON */
 static struct json_object *final_object(struct dry *d, const struct session *s, struct ending *e)
 {
@@ -1466,7 +1453,7 @@ int dryrun_run(struct config *cfg, const struct dryrun_options *o, FILE *out)
 	/* The connection as milter.c fills it from the MTA; what a dry run cannot know stays
 	 * unknown (port 0, no PTR, no TLS, SASL, server address or queue id). */
 	if ((s = session_new(cfg)) == NULL || session_set(&s->client_ip, ipnorm) < 0 ||
-	    server_name(s) < 0)
+	    session_set_server_name(s, NULL) < 0)
 		goto oom;
 	s->active_connections = session_ip_enter(s->client_ip);
 	counted = 1;

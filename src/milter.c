@@ -419,7 +419,6 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	struct conn *c = conn_of(ctx);
 	struct session *s;
 	const char *ptr, *port, *conns;
-	char host[256];
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
@@ -430,16 +429,8 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 		ptr = macro(ctx, "{client_name}");
 	session_set(&s->client_ptr, is_ptr_name(ptr) ? ptr : NULL);
 
-	if (macro(ctx, "j"))
-		set_macro(ctx, "j", &s->server_name);
-	else if (s->config->server_name)
-		session_set(&s->server_name, s->config->server_name);
-	else {
-		if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
-			strcpy(host, "localhost");
-		host[sizeof(host) - 1] = '\0';
-		session_set(&s->server_name, host);
-	}
+	if (session_set_server_name(s, macro(ctx, "j")) < 0)
+		log_msg(LOG_ERR, "out of memory keeping the server name");
 	set_address_macro(ctx, "{daemon_addr}", &s->server_ip);
 	if (s->server_ip == NULL)
 		set_address_macro(ctx, "{if_addr}", &s->server_ip);

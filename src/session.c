@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -256,6 +257,22 @@ size_t session_message_size(const struct session *s)
 	if (s->header_bytes > SIZE_MAX - 2 || s->body.len > SIZE_MAX - 2 - s->header_bytes)
 		return SIZE_MAX;
 	return s->header_bytes + 2 + s->body.len;
+}
+
+/* session_set_server_name - the MTA's name for itself (macro j), else [milter] server-name,
+ * else the host name */
+int session_set_server_name(struct session *s, const char *from_mta)
+{
+	char host[256];
+
+	if (from_mta != NULL)
+		return session_set(&s->server_name, from_mta);
+	if (s->config != NULL && s->config->server_name != NULL)
+		return session_set(&s->server_name, s->config->server_name);
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	return session_set(&s->server_name, host);
 }
 
 /* session_qid - the queue id for log lines, "-" before the MTA assigned one */
