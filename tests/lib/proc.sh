@@ -1,7 +1,7 @@
 # tests/lib/proc.sh - processes a POSIX sh test script started: wait for them, stop them
 # shellcheck shell=sh
 #
-# Sourced by tests/milter/cli.sh and tests/http/run.sh. The script keeps the pids it
+# Sourced by tests/milter/cli.sh and tests/http/run.sh (with tests/lib/tap.sh). The script keeps the pids it
 # started, space separated, in $pids; stop removes each from it once reaped, so a trap
 # that stops "$pids" never signals a pid the kernel may have given to someone else.
 # Every wait is bounded: wait_for 5 s, wait_long 15 s (libmilter notices a signal only

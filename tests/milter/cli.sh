@@ -88,41 +88,8 @@ trap 'exit 1' INT TERM HUP
 
 # ---- TAP -------------------------------------------------------------------------------
 
-n=0
-failed=0
-why=$tmp/why
-
-# begin - start a test case: no complaint yet
-begin() {
-	: >"$why"
-}
-
-# fail - a complaint about the current case
-fail() {
-	echo "$*" >>"$why"
-}
-
-# diag - a file, indented, as part of the complaint (at most its last N lines)
-diag() {
-	if [ -s "$1" ]; then
-		echo "  $(basename "$1"):" >>"$why"
-		tail -n "${2:-20}" "$1" | sed 's/^/    /' >>"$why"
-	else
-		echo "  $(basename "$1"): (empty)" >>"$why"
-	fi
-}
-
-# result - ok or not ok for the current case, with the complaints as diagnostics
-result() {
-	n=$((n + 1))
-	if [ -s "$why" ]; then
-		failed=$((failed + 1))
-		echo "not ok $n - $1"
-		sed 's/^/# /' "$why"
-	else
-		echo "ok $n - $1"
-	fi
-}
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
 
 # skip - a case that cannot run here
 skip() {
