@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 

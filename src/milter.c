@@ -10,7 +10,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libmilter/mfapi.h>
 
