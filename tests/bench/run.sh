@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh - the benchmark: the bridge against two do-nothing libmilter filters (tests/bench/README)
+# run.sh - the benchmark: the bridge against do-nothing libmilter filters and a plain forwarder (tests/bench/README)
 #
 #   tests/bench/run.sh [--quick] [--memory] [--rounds N] [--msgs N] [--conns N]
 #                      [--only LIST] [--keep]
@@ -16,13 +16,15 @@
 #                       on all five stages (bridge-all5)
 #   floor-same-events   a libmilter filter doing nothing, negotiating as bridge-data does
 #   floor-answer-all    a libmilter filter doing nothing, answering every event
+#   floor-forward       negotiates as floor-same-events and POSTs each message as it is
+#                       (no JSON) to the same nginx: what forwarding alone costs here
 #   mtabench            the MTA side: N connections, M messages, replies read and counted
 #
 # Scenarios (--only takes a comma list of these names):
-#   data4k   4 KB messages, 16 headers, 16 connections: bridge-data, floor-same-events,
-#            floor-answer-all
+#   data4k   4 KB messages, 16 headers, 16 connections: bridge-data, floor-forward,
+#            floor-same-events, floor-answer-all
 #   all4k    the same messages: bridge-all5, floor-answer-all
-#   data1m   1 MB messages: bridge-data, floor-same-events
+#   data1m   1 MB messages: bridge-data, floor-forward, floor-same-events
 #   conns    20 000 messages through bridge-data: TCP connections nginx accepted
 #   memory   one 50 MB message through bridge-data: growth of its peak RSS (VmHWM)
 # Targets run alternately (A B C A B C ...) for --rounds rounds; each figure printed is the
@@ -90,7 +92,8 @@ daemon=$top_builddir/src/mtahooks-milter
 bench=$top_builddir/tests/bench/mtabench
 floor_all=$top_builddir/tests/bench/floor-answer-all
 floor_same=$top_builddir/tests/bench/floor-same-events
-for prog in "$daemon" "$bench" "$floor_all" "$floor_same"; do
+floor_fwd=$top_builddir/tests/bench/floor-forward
+for prog in "$daemon" "$bench" "$floor_all" "$floor_same" "$floor_fwd"; do
 	if [ ! -x "$prog" ]; then
 		echo "run.sh: $prog missing: running make in $top_builddir" >&2
 		make -s -C "$top_builddir" || exit 1
@@ -261,6 +264,10 @@ start_target() {
 		;;
 	floor-same-events) "$floor_same" -p "$sock" </dev/null 2>>"$tmp/$1.log" & ;;
 	floor-answer-all) "$floor_all" -p "$sock" </dev/null 2>>"$tmp/$1.log" & ;;
+	floor-forward)
+		"$floor_fwd" -p "$sock" -u "http://127.0.0.1:$hook_port/hook" </dev/null \
+			2>>"$tmp/$1.log" &
+		;;
 	esac
 	echo $! >"$tmp/$1.pid"
 	pids="$pids $!"
@@ -426,19 +433,22 @@ for scen in $(echo "$only" | tr ',' ' '); do
 	data4k)
 		echo
 		echo "== data4k: 4 KB messages, 16 headers, $conns connections, $msgs4k messages a run =="
-		scenario data4k bridge-data,floor-same-events,floor-answer-all \
+		scenario data4k bridge-data,floor-forward,floor-same-events,floor-answer-all \
 			-c "$conns" -m "$msgs4k" -z 4096 -H 16 || { status=1; continue; }
-		table data4k bridge-data floor-same-events floor-answer-all
-		echo "nginx cpu_s/1000 during bridge-data runs: $(nginx_per_1000 data4k bridge-data)"
+		table data4k bridge-data floor-forward floor-same-events floor-answer-all
+		echo "nginx cpu_s/1000 during bridge-data runs: $(nginx_per_1000 data4k bridge-data), floor-forward runs: $(nginx_per_1000 data4k floor-forward)"
 		b=$(median data4k bridge-data msgs_per_s)
 		rs=$(ratio "$b" "$(median data4k floor-same-events msgs_per_s)")
 		ra=$(ratio "$b" "$(median data4k floor-answer-all msgs_per_s)")
+		rf=$(ratio "$(median data4k floor-forward msgs_per_s)" "$(median data4k floor-same-events msgs_per_s)")
 		rcpu=$(ratio "$(cpu_per_1000 data4k bridge-data)" "$(cpu_per_1000 data4k floor-same-events)")
 		echo "bridge-data / floor-same-events: msgs/s $rs, cpu $rcpu x"
 		echo "bridge-data / floor-answer-all:  msgs/s $ra, cpu $(ratio "$(cpu_per_1000 data4k bridge-data)" "$(cpu_per_1000 data4k floor-answer-all)") x"
+		echo "floor-forward / floor-same-events: msgs/s $rf (forwarding alone; bridge-data / floor-forward: $(ratio "$b" "$(median data4k floor-forward msgs_per_s)"))"
 		summary "msgs/s 4 KB, $conns conns, data hook / same-events floor" "$rs" ">= 0.7" "$(met "$rs" '>=' 0.7 data4k)" >>"$sums"
 		summary "msgs/s 4 KB, $conns conns, data hook / answer-all floor" "$ra" ">= 1.5" "$(met "$ra" '>=' 1.5 data4k)" >>"$sums"
 		summary "CPU per 1000 msgs, data hook / same-events floor" "${rcpu}x" "<= 2x" "$(met "$rcpu" '<=' 2 data4k)" >>"$sums"
+		summary "  (no target) 4 KB, forwarding alone / same-events floor" "$rf" "-" "-" >>"$sums"
 		;;
 	all4k)
 		echo
@@ -454,13 +464,17 @@ for scen in $(echo "$only" | tr ',' ' '); do
 	data1m)
 		echo
 		echo "== data1m: 1 MB messages, 16 headers, $conns connections, $msgs1m messages a run =="
-		scenario data1m bridge-data,floor-same-events \
+		scenario data1m bridge-data,floor-forward,floor-same-events \
 			-c "$conns" -m "$msgs1m" -z 1048576 -H 16 || { status=1; continue; }
-		table data1m bridge-data floor-same-events
-		echo "nginx cpu_s/1000 during bridge-data runs: $(nginx_per_1000 data1m bridge-data)"
-		r1=$(ratio "$(median data1m bridge-data msgs_per_s)" "$(median data1m floor-same-events msgs_per_s)")
+		table data1m bridge-data floor-forward floor-same-events
+		echo "nginx cpu_s/1000 during bridge-data runs: $(nginx_per_1000 data1m bridge-data), floor-forward runs: $(nginx_per_1000 data1m floor-forward)"
+		b=$(median data1m bridge-data msgs_per_s)
+		r1=$(ratio "$b" "$(median data1m floor-same-events msgs_per_s)")
+		rf1=$(ratio "$(median data1m floor-forward msgs_per_s)" "$(median data1m floor-same-events msgs_per_s)")
 		echo "bridge-data / floor-same-events: msgs/s $r1, cpu $(ratio "$(cpu_per_1000 data1m bridge-data)" "$(cpu_per_1000 data1m floor-same-events)") x"
+		echo "floor-forward / floor-same-events: msgs/s $rf1 (forwarding alone; bridge-data / floor-forward: $(ratio "$b" "$(median data1m floor-forward msgs_per_s)"))"
 		summary "msgs/s 1 MB, $conns conns, data hook / same-events floor" "$r1" ">= 0.6" "$(met "$r1" '>=' 0.6 data1m)" >>"$sums"
+		summary "  (no target) 1 MB, forwarding alone / same-events floor" "$rf1" "-" "-" >>"$sums"
 		;;
 	conns)
 		echo
