@@ -169,13 +169,13 @@ static int is_crlf(const unsigned char *p, size_t n)
 /*
  * word_specials - the bytes of w that need escaping, each marked by its top bit (0: none)
  *
- * Eight bytes at a time, because a message body is mostly plain text and this test runs
- * over all of it twice (counting, then sending). If no byte has its top bit set (the
- * first term), subtracting 0x20 from each byte borrows out of a byte exactly when it is
- * below 0x20, and subtracting 1 from w ^ '"' (or w ^ '\\') exactly when that byte was
- * '"' (or '\\'). A borrow may also mark bytes above the one it came from, never below:
- * the lowest mark is always the first byte (in memory order, on a little-endian machine)
- * that needs escaping, and no mark at all means none does.
+ * Eight bytes at a time, for strings and, where SSE2 is missing, for the body, which is
+ * mostly plain text and is gone over twice (counting, then sending). If no byte has its
+ * top bit set (the first term), subtracting 0x20 from each byte borrows out of a byte
+ * exactly when it is below 0x20, and subtracting 1 from w ^ '"' (or w ^ '\\') exactly
+ * when that byte was '"' (or '\\'). A borrow may also mark bytes above the one it came
+ * from, never below: the lowest mark is always the first byte (in memory order, on a
+ * little-endian machine) that needs escaping, and no mark at all means none does.
  */
 static uint64_t word_specials(uint64_t w)
 {
@@ -226,6 +226,65 @@ static size_t plain_run(const unsigned char *p, size_t n)
 	while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
 		i++;
 	return i;
+}
+
+#ifdef __SSE2__
+/* specials16 - a bit per byte of v that needs escaping: below 0x20, from 0x80 up, '"', '\\' */
+static unsigned specials16(__m128i v)
+{
+	__m128i hit = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+	                           _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	                                        _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+
+/* shorts16 - a bit per byte of v with a two-byte escape (see short_escape) */
+static unsigned shorts16(__m128i v)
+{
+	__m128i hit =
+	    _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+	                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+	                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+	                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('"')))),
+	                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+	                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\b')),
+	                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\f')))));
+
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+
+/* bits16 - the bits set in x < 2^16 (without a call: x86-64's baseline has no POPCNT) */
+static size_t bits16(unsigned x)
+{
+	x -= (x >> 1) & 0x5555u;
+	x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+	x = (x + (x >> 4)) & 0x0f0fu;
+	return (x + (x >> 8)) & 0x1fu;
+}
+#endif
+
+/* short_escape - the letter after '\\' for a byte escape_step writes in two bytes, else 0 */
+static char short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return '"';
+	case '\\':
+		return '\\';
+	case '\n':
+		return 'n';
+	case '\r':
+		return 'r';
+	case '\t':
+		return 't';
+	case '\b':
+		return 'b';
+	case '\f':
+		return 'f';
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -282,9 +341,39 @@ static int put_escaped(struct buf *b, const char *s, size_t len)
 static size_t escaped_length(const unsigned char *p, size_t len)
 {
 	char out[ESCAPE_MAX];
-	size_t i, used, n, total = 0;
+	size_t i = 0, used, n, total = 0;
 
-	for (i = 0; i < len; i += used) {
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes at a time: plain bytes count one, the two-byte escapes (line ends,
+	 * quotes) two; the first other byte (a control, a UTF-8 sequence) takes one step of
+	 * escape_step. No sum can pass SIZE_MAX below this bound on len.
+	 */
+	if (len <= SIZE_MAX / ESCAPE_MAX) {
+		while (len - i >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			unsigned special = specials16(v), twos, other;
+
+			if (special == 0) {
+				total += 16;
+				i += 16;
+				continue;
+			}
+			twos = shorts16(v);
+			if ((other = special & ~twos) == 0) {
+				total += 16 + bits16(twos);
+				i += 16;
+				continue;
+			}
+			n = (size_t)__builtin_ctz(other);
+			total += n + bits16(twos & ((1u << n) - 1));
+			i += n;
+			total += escape_step(p + i, len - i, &used, out);
+			i += used;
+		}
+	}
+#endif
+	for (; i < len; i += used) {
 		n = used = plain_run(p + i, len - i);
 		if (n == 0 && is_crlf(p + i, len - i)) {
 			/* \r\n, at the end of every line of a body */
@@ -630,6 +719,50 @@ static size_t body_read(const struct request *r, struct cursor *c, char *dst, si
 	size_t done = 0, left, run, used, n;
 	char out[ESCAPE_MAX];
 
+#ifdef __SSE2__
+	/*
+	 * While sixteen bytes of body and of room are left: store them as they are, then keep
+	 * what was plain. Escaping as it copies, this is one pass over the body, with no call
+	 * per line; what is left at the end goes the general way below. Locals, not c and
+	 * r: a store through dst may alias them as far as the compiler knows.
+	 */
+	{
+		const unsigned char *body = r->body;
+		size_t off = c->off, end = r->body_len;
+
+		while (len - done >= 16 && end - off >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(body + off));
+			unsigned special = specials16(v);
+			char esc;
+
+			_mm_storeu_si128((__m128i *)(void *)(dst + done), v);
+			if (special == 0) {
+				done += 16;
+				off += 16;
+				continue;
+			}
+			n = (size_t)__builtin_ctz(special);
+			done += n;
+			off += n;
+			if (len - done >= 4 && is_crlf(body + off, end - off)) {
+				memcpy(dst + done, "\\r\\n", 4); /* a line end: the usual escape */
+				done += 4;
+				off += 2;
+			} else if ((esc = short_escape(body[off])) != 0 && len - done >= 2) {
+				dst[done] = '\\';
+				dst[done + 1] = esc;
+				done += 2;
+				off++;
+			} else if (len - done >= ESCAPE_MAX) {
+				done += escape_step(body + off, end - off, &used, dst + done);
+				off += used;
+			} else {
+				break;
+			}
+		}
+		c->off = off;
+	}
+#endif
 	while (done < len && c->off < r->body_len) {
 		/* Look no further than what fits: a body without escapes is one long run. */
 		left = r->body_len - c->off;

@@ -819,6 +819,105 @@ static void test_special_byte_at_every_offset_is_escaped(void **state)
 	}
 }
 
+/*
+ * The body is escaped sixteen bytes at a time where it can: random bodies of every length,
+ * cut into random chunks, with every kind of byte at every offset. A JSON parser must read
+ * back what each piece stands for, request_length must be exact, and reads through buffers
+ * of every size up to 70 must give what request_to_string gives.
+ */
+static void test_random_bodies_escape_as_their_pieces_say(void **state)
+{
+	static const struct {
+		const char *raw;
+		size_t rawlen;
+		const char *want;
+		size_t wantlen;
+	} pieces[] = {
+	    {RAW("\r\n"), RAW("\r\n")},
+	    {RAW("\""), RAW("\"")},
+	    {RAW("\\"), RAW("\\")},
+	    {RAW("\t"), RAW("\t")},
+	    {RAW("\b\f"), RAW("\b\f")},
+	    {RAW("\0"), RAW("\0")},
+	    {RAW("\x01\x1f"), RAW("\x01\x1f")},
+	    {RAW("\x7f"), RAW("\x7f")},
+	    {RAW("\xc3\xa9"), RAW("\xc3\xa9")},
+	    {RAW("\xe2\x82\xac"), RAW("\xe2\x82\xac")},
+	    {RAW("\xf0\x9f\x98\x80"), RAW("\xf0\x9f\x98\x80")},
+	    /* No piece starts with a continuation byte: each stands for the same whatever
+	     * comes before it. */
+	    {RAW("\xff"), RAW(FFFD)},
+	    {RAW("\xc3"), RAW(FFFD)},
+	    {RAW("\xe2\x82"), RAW(FFFD)},
+	};
+	unsigned long seed = 12345;
+	char raw[600], want[1800], dst[70];
+
+	for (int round = 0; round < 400; round++) {
+		struct fixture *f = fixture_new();
+		struct json_object *j, *c;
+		struct request *r;
+		size_t rawlen = 0, wantlen = 0, len, at, got, n;
+		size_t target = (size_t)round % 200 + (size_t)round / 200 * 150;
+		char *text, *again;
+
+		while (rawlen < target) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			if ((seed >> 33) % 3 != 0) {
+				/* A plain run of 0 to 40 printable bytes. */
+				n = (seed >> 40) % 41;
+				for (size_t k = 0; k < n; k++)
+					raw[rawlen + k] = want[wantlen + k] =
+					    (char)(' ' + 3 + (k * 7 + round) % 80);
+				rawlen += n;
+				wantlen += n;
+			} else {
+				size_t p = (seed >> 40) % (sizeof pieces / sizeof pieces[0]);
+
+				memcpy(raw + rawlen, pieces[p].raw, pieces[p].rawlen);
+				memcpy(want + wantlen, pieces[p].want, pieces[p].wantlen);
+				rawlen += pieces[p].rawlen;
+				wantlen += pieces[p].wantlen;
+			}
+		}
+		/* Chunks as the MTA might cut them. */
+		for (at = 0; at < rawlen; at += n) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			n = (seed >> 33) % 64 + 1;
+			if (n > rawlen - at)
+				n = rawlen - at;
+			assert_int_equal(session_append_body(&f->s, raw + at, n), 0);
+		}
+		text = render(&f->s, STAGE_DATA, &len);
+		j = parse_strict(text, len);
+		c = path(j, "message.contents");
+		assert_int_equal(json_object_get_string_len(c), wantlen);
+		assert_memory_equal(json_object_get_string(c), want, wantlen);
+		json_object_put(j);
+
+		r = request_new(&f->s, STAGE_DATA);
+		assert_non_null(r);
+		again = malloc(len);
+		assert_non_null(again);
+		for (size_t size = 1; size <= sizeof dst; size += (size < 20 ? 1 : 7)) {
+			request_rewind(r);
+			for (got = 0; got <= len; got += n) {
+				n = request_read(r, dst, size);
+				assert_true(n <= size && got + n <= len);
+				if (n == 0)
+					break;
+				memcpy(again + got, dst, n);
+			}
+			assert_int_equal(got, len);
+			assert_memory_equal(again, text, len);
+		}
+		free(again);
+		request_free(r);
+		free(text);
+		fixture_free(f);
+	}
+}
+
 /* tricky_fixture - a data request whose body puts escapes and multi-byte sequences everywhere */
 static struct fixture *tricky_fixture(void)
 {
@@ -1051,6 +1150,7 @@ int main(void)
 	    cmocka_unit_test(test_body_invalid_utf8_becomes_replacement_character),
 	    cmocka_unit_test(test_body_nul_and_control_bytes_are_escaped),
 	    cmocka_unit_test(test_special_byte_at_every_offset_is_escaped),
+	    cmocka_unit_test(test_random_bodies_escape_as_their_pieces_say),
 	    cmocka_unit_test(test_read_with_every_buffer_size_matches_to_string),
 	    cmocka_unit_test(test_read_returns_zero_at_end_and_again),
 	    cmocka_unit_test(test_rewind_restarts_from_first_byte),
