@@ -23,7 +23,7 @@
 #                     checks each gets the hook's header, or 451 4.3.5
 #   records.py        reads the hook servers' records
 # Scenarios: connection counting (max-connections = 4 and the default 8, for 16
-# concurrent sessions x 3 messages); mTLS and TLS versions (a client certificate, none, a
+# concurrent sessions x 3 messages; max-connections = 1 with two sessions waiting); mTLS and TLS versions (a client certificate, none, a
 # CA that did not sign the server, ca-path, min-version 1.2 / 1.3 against a server capped
 # at 1.2); HTTP/2 (h2 by ALPN shared by concurrent sessions, h2c by prior knowledge and
 # its reuse); failover (down then up, 500 then up, round-robin, retry-after within and
@@ -230,13 +230,14 @@ session() {
 # COUNT messages each, every one expecting the hook's header; complains about each that
 # failed. Queue ids: QID<session>-<message>.
 burst() {
+	bu_expect=${5:-header}
 	bu_pids=''
 	bu_i=0
 	while [ $bu_i -lt "$3" ]; do
 		bu_i=$((bu_i + 1))
 		# shellcheck disable=SC2086 # $limit is a command and its argument, or nothing
 		(cd "$tmp" && exec $limit "$MILTERTEST" -D "SOCK=unix:$tmp/$1.sock" \
-			-D "MTDIR=$mtdir" -D "QID=$2$bu_i-" -D "EXPECT=header" -D "COUNT=$4" \
+			-D "MTDIR=$mtdir" -D "QID=$2$bu_i-" -D "EXPECT=$bu_expect" -D "COUNT=$4" \
 			-s "$mtdir/cli-session.lua") </dev/null >"$tmp/mt-$2$bu_i.out" 2>&1 &
 		bu_pids="$bu_pids $!"
 		pids="$pids $!"
@@ -280,7 +281,7 @@ now_ms() {
 
 # ---- the plan --------------------------------------------------------------------------
 
-plan=24
+plan=25
 echo "1..$plan"
 
 have_openssl=0
@@ -354,6 +355,7 @@ cat >"$script" <<'EOF'
   {"when": {"path": "/fo500-1"}, "status": 500, "json": {"error": "scripted 500"}},
   {"when": {"path": "/ra-1"}, "status": 500, "json": {"error": "scripted 500"}},
   {"when": {"path": "/rb-1"}, "status": 500, "json": {"error": "scripted 500"}},
+  {"when": {"path": "/ccbusy"}, "delay": 4, "json": {"action": "accept"}},
   {"when": {"path": "/fotime-1"}, "delay": 8, "json": {"action": "accept"}},
   {"when": {"path": "/fotime-2"}, "delay": 8, "json": {"action": "accept"}},
   {"when": {"path": "/fotime-3"}, "delay": 8, "json": {"action": "accept"}},
@@ -456,8 +458,11 @@ while [ "$dead2" = "$dead1" ]; do dead2=$(free_port); done
 hook_config cc4 "url = \"http://127.0.0.1:$H/cc4\"" 'timeout = "20s"' \
 	'[session.hook."cc4".options]' 'max-connections = 4'
 hook_config ccd "url = \"http://127.0.0.1:$H/ccd\"" 'timeout = "20s"'
+hook_config ccbusy "url = \"http://127.0.0.1:$H/ccbusy\"" 'timeout = "2s"' \
+	'[session.hook."ccbusy".options]' 'max-connections = 1'
 start cc4
 start ccd
+start ccbusy
 
 # signatures
 hook_config sigok "url = \"http://127.0.0.1:$H/sigok\"" 'timeout = "10s"' \
@@ -568,6 +573,32 @@ fi
 [ -s "$why" ] && diag "$tmp/ccd.log"
 result "default max-connections: 48 messages from 16 concurrent sessions over at most 8 HTTP/1.1 connections"
 echo "# default max-connections: $(count "$hrec" /ccd) requests over $(distinct "$hrec" /ccd conn) connections"
+
+# max-connections = 1 and a hook answering after 4 s, timeout = "2s", two sessions at once:
+# the first holds the only connection and times out in its transfer. The second waits for
+# that connection: it times out waiting, or (it came a moment later) takes the connection
+# as the first lets go and times out there. Either way both get 451, and the hook never
+# has two requests at once: a second request arrives only once the first has timed out.
+begin
+if ready ccbusy; then
+	burst ccbusy QCB 2 1 tempfail
+	got=$(count "$hrec" /ccbusy)
+	if [ "$got" -lt 1 ] || [ "$got" -gt 2 ]; then fail "the hook got $got requests, expected 1 or 2"; fi
+	if [ "$got" = 2 ]; then
+		apart=$(values "$hrec" /ccbusy t | sort -n | awk 'NR == 1 { a = $1 } NR == 2 { printf "%d", ($1 - a) * 1000 }')
+		[ "$apart" -ge 1500 ] ||
+			fail "the second request came $apart ms after the first: a second connection was opened"
+	fi
+	got=$(grep -cE "hook=ccbusy stage=data qid=QCB[12]- error=timeout reason=.* policy=tempfail" "$tmp/ccbusy.log")
+	[ "$got" = 2 ] || fail "expected two timeout lines with the policy, got $got"
+	if [ "$(count "$hrec" /ccbusy)" = 1 ]; then
+		grep -q "error=timeout reason=no connection within the hook's timeout (2000 ms): all max-connections (1) busy" "$tmp/ccbusy.log" ||
+			fail "one request reached the hook, but no line says the other found max-connections (1) busy"
+	fi
+fi
+[ -s "$why" ] && diag "$tmp/ccbusy.log"
+result "max-connections = 1, two sessions at once: one connection at a time, both 451 at the timeout"
+echo "# max-connections = 1: $(count "$hrec" /ccbusy) requests reached the hook; $(grep -c 'max-connections (1) busy' "$tmp/ccbusy.log") session(s) timed out waiting for the connection"
 
 # ---- mTLS and TLS versions -------------------------------------------------------------
 

@@ -20,7 +20,8 @@ Python 3 standard library only. Started by test scripts:
      "http": "1.1" (the request line's HTTP version, without "HTTP/"),
      "tls": "TLSv1.3" | "TLSv1.2" | ... | null (plain HTTP),
      "client_cert": <commonName of the verified client certificate> | null,
-     "signature": "ok" | "missing" | "bad" | "stale" | null (no --signature-secret)}
+     "signature": "ok" | "missing" | "bad" | "stale" | null (no --signature-secret),
+     "t": <when it arrived: seconds since the epoch, to the millisecond>}
   "conn" lets a test count TCP connections (keep-alive proof).
 - TLS (--tls-cert/--tls-key): the handshake runs in the connection's thread.
   --tls-max-version caps the protocol (a server "limited to TLS 1.2").
@@ -321,6 +322,7 @@ class HookHandler(http.server.BaseHTTPRequestHandler):
             "tls": self.tls_version,
             "client_cert": self.client_cert,
             "signature": signature,
+            "t": round(time.time(), 3),
         }
         data = json.dumps(line, ensure_ascii=True) + "\n"
         with self.server.record_lock:
