@@ -43,6 +43,7 @@ struct request {
 };
 
 static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq);
+static char short_escape(unsigned char c);
 static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *out);
 static int is_crlf(const unsigned char *p, size_t n);
 static uint64_t word_specials(uint64_t w);
@@ -100,6 +101,29 @@ static size_t utf8_valid_prefix(const unsigned char *p, size_t n, size_t *seq)
 	return i;
 }
 
+/* short_escape - the letter after '\\' for a byte escape_step writes in two bytes, else 0 */
+static char short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return '"';
+	case '\\':
+		return '\\';
+	case '\n':
+		return 'n';
+	case '\r':
+		return 'r';
+	case '\t':
+		return 't';
+	case '\b':
+		return 'b';
+	case '\f':
+		return 'f';
+	default:
+		return 0;
+	}
+}
+
 /*
  * escape_step - escape the next character of p[0..n) (n > 0) into out
  *
@@ -125,30 +149,9 @@ static size_t escape_step(const unsigned char *p, size_t n, size_t *used, char *
 		memcpy(out, "\xEF\xBF\xBD", 3);
 		return 3;
 	}
-	switch (c) {
-	case '"':
-		memcpy(out, "\\\"", 2);
+	if ((out[1] = short_escape(c)) != 0) {
+		out[0] = '\\';
 		return 2;
-	case '\\':
-		memcpy(out, "\\\\", 2);
-		return 2;
-	case '\n':
-		memcpy(out, "\\n", 2);
-		return 2;
-	case '\r':
-		memcpy(out, "\\r", 2);
-		return 2;
-	case '\t':
-		memcpy(out, "\\t", 2);
-		return 2;
-	case '\b':
-		memcpy(out, "\\b", 2);
-		return 2;
-	case '\f':
-		memcpy(out, "\\f", 2);
-		return 2;
-	default:
-		break;
 	}
 	if (c < 0x20) {
 		memcpy(out, "\\u00", 4);
@@ -263,29 +266,6 @@ static size_t bits16(unsigned x)
 	return (x + (x >> 8)) & 0x1fu;
 }
 #endif
-
-/* short_escape - the letter after '\\' for a byte escape_step writes in two bytes, else 0 */
-static char short_escape(unsigned char c)
-{
-	switch (c) {
-	case '"':
-		return '"';
-	case '\\':
-		return '\\';
-	case '\n':
-		return 'n';
-	case '\r':
-		return 'r';
-	case '\t':
-		return 't';
-	case '\b':
-		return 'b';
-	case '\f':
-		return 'f';
-	default:
-		return 0;
-	}
-}
 
 /*
  * put_bytes - append len bytes. A request is written in hundreds of small pieces, so the
