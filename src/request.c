@@ -63,6 +63,7 @@ static int put_headers(struct buf *b, const struct session *s);
 static int is_server_header(const struct session *s);
 static size_t sat_add(size_t a, size_t b);
 static size_t head_estimate(const struct session *s, enum stage stage);
+static size_t escape_into(const unsigned char *p, size_t n, char *dst, size_t room, size_t *used);
 static size_t body_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 static size_t cursor_read(const struct request *r, struct cursor *c, char *dst, size_t len);
 
@@ -691,6 +692,28 @@ size_t request_length(const struct request *r)
 }
 
 /*
+ * escape_into - escape the byte at p (n > 0; CR LF together) straight into dst when it fits
+ * in room: the bytes written, *used the input taken; 0 when it does not fit
+ */
+static size_t escape_into(const unsigned char *p, size_t n, char *dst, size_t room, size_t *used)
+{
+	char esc;
+
+	if (room >= 4 && is_crlf(p, n)) {
+		memcpy(dst, "\\r\\n", 4); /* a line end: the usual escape */
+		*used = 2;
+		return 4;
+	}
+	if ((esc = short_escape(p[0])) != 0 && room >= 2) {
+		dst[0] = '\\';
+		dst[1] = esc;
+		*used = 1;
+		return 2;
+	}
+	return room >= ESCAPE_MAX ? escape_step(p, n, used, dst) : 0;
+}
+
+/*
  * body_read - escape body bytes from where c stands into dst (len > 0) until dst is full or
  * the body ends; an escape that does not fit is kept in c->pend. Returns the bytes written.
  */
@@ -713,7 +736,6 @@ static size_t body_read(const struct request *r, struct cursor *c, char *dst, si
 		while (len - done >= 16 && end - off >= 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(body + off));
 			unsigned special = specials16(v);
-			char esc;
 
 			_mm_storeu_si128((__m128i *)(void *)(dst + done), v);
 			if (special == 0) {
@@ -724,21 +746,11 @@ static size_t body_read(const struct request *r, struct cursor *c, char *dst, si
 			n = (size_t)__builtin_ctz(special);
 			done += n;
 			off += n;
-			if (len - done >= 4 && is_crlf(body + off, end - off)) {
-				memcpy(dst + done, "\\r\\n", 4); /* a line end: the usual escape */
-				done += 4;
-				off += 2;
-			} else if ((esc = short_escape(body[off])) != 0 && len - done >= 2) {
-				dst[done] = '\\';
-				dst[done + 1] = esc;
-				done += 2;
-				off++;
-			} else if (len - done >= ESCAPE_MAX) {
-				done += escape_step(body + off, end - off, &used, dst + done);
-				off += used;
-			} else {
+			if ((n = escape_into(body + off, end - off, dst + done, len - done,
+			                     &used)) == 0)
 				break;
-			}
+			done += n;
+			off += used;
 		}
 		c->off = off;
 	}
@@ -753,14 +765,8 @@ static size_t body_read(const struct request *r, struct cursor *c, char *dst, si
 			done += run;
 			continue;
 		}
-		if (len - done >= 4 && is_crlf(r->body + c->off, left)) {
-			memcpy(dst + done, "\\r\\n", 4); /* a line end: the usual escape */
-			c->off += 2;
-			done += 4;
-			continue;
-		}
-		if (len - done >= ESCAPE_MAX) {
-			done += escape_step(r->body + c->off, left, &used, dst + done);
+		if ((n = escape_into(r->body + c->off, left, dst + done, len - done, &used)) != 0) {
+			done += n;
 			c->off += used;
 			continue;
 		}
