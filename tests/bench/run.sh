@@ -399,6 +399,15 @@ summary() {
 	printf '%-58s %10s %-22s %s\n' "$1" "$2" "$3" "$4"
 }
 
+# forwarding - floor-forward's ratios in scenario $1 ($2 its message size): printed, and a
+# row without a target in the final table
+forwarding() {
+	fw=$(median "$1" floor-forward msgs_per_s)
+	rf=$(ratio "$fw" "$(median "$1" floor-same-events msgs_per_s)")
+	echo "floor-forward / floor-same-events: msgs/s $rf (forwarding alone; bridge-data / floor-forward: $(ratio "$(median "$1" bridge-data msgs_per_s)" "$fw"))"
+	summary "  (no target) $2, forwarding alone / same-events floor" "$rf" "-" "-" >>"$sums"
+}
+
 # not_accepted - messages of scenario $1 (all targets, all rounds) not accepted, or errors
 not_accepted() {
 	grep "^scenario=$1 " "$results" | tr ' ' '\n' |
@@ -440,15 +449,13 @@ for scen in $(echo "$only" | tr ',' ' '); do
 		b=$(median data4k bridge-data msgs_per_s)
 		rs=$(ratio "$b" "$(median data4k floor-same-events msgs_per_s)")
 		ra=$(ratio "$b" "$(median data4k floor-answer-all msgs_per_s)")
-		rf=$(ratio "$(median data4k floor-forward msgs_per_s)" "$(median data4k floor-same-events msgs_per_s)")
 		rcpu=$(ratio "$(cpu_per_1000 data4k bridge-data)" "$(cpu_per_1000 data4k floor-same-events)")
 		echo "bridge-data / floor-same-events: msgs/s $rs, cpu $rcpu x"
 		echo "bridge-data / floor-answer-all:  msgs/s $ra, cpu $(ratio "$(cpu_per_1000 data4k bridge-data)" "$(cpu_per_1000 data4k floor-answer-all)") x"
-		echo "floor-forward / floor-same-events: msgs/s $rf (forwarding alone; bridge-data / floor-forward: $(ratio "$b" "$(median data4k floor-forward msgs_per_s)"))"
 		summary "msgs/s 4 KB, $conns conns, data hook / same-events floor" "$rs" ">= 0.7" "$(met "$rs" '>=' 0.7 data4k)" >>"$sums"
 		summary "msgs/s 4 KB, $conns conns, data hook / answer-all floor" "$ra" ">= 1.5" "$(met "$ra" '>=' 1.5 data4k)" >>"$sums"
 		summary "CPU per 1000 msgs, data hook / same-events floor" "${rcpu}x" "<= 2x" "$(met "$rcpu" '<=' 2 data4k)" >>"$sums"
-		summary "  (no target) 4 KB, forwarding alone / same-events floor" "$rf" "-" "-" >>"$sums"
+		forwarding data4k "4 KB"
 		;;
 	all4k)
 		echo
@@ -468,13 +475,10 @@ for scen in $(echo "$only" | tr ',' ' '); do
 			-c "$conns" -m "$msgs1m" -z 1048576 -H 16 || { status=1; continue; }
 		table data1m bridge-data floor-forward floor-same-events
 		echo "nginx cpu_s/1000 during bridge-data runs: $(nginx_per_1000 data1m bridge-data), floor-forward runs: $(nginx_per_1000 data1m floor-forward)"
-		b=$(median data1m bridge-data msgs_per_s)
-		r1=$(ratio "$b" "$(median data1m floor-same-events msgs_per_s)")
-		rf1=$(ratio "$(median data1m floor-forward msgs_per_s)" "$(median data1m floor-same-events msgs_per_s)")
+		r1=$(ratio "$(median data1m bridge-data msgs_per_s)" "$(median data1m floor-same-events msgs_per_s)")
 		echo "bridge-data / floor-same-events: msgs/s $r1, cpu $(ratio "$(cpu_per_1000 data1m bridge-data)" "$(cpu_per_1000 data1m floor-same-events)") x"
-		echo "floor-forward / floor-same-events: msgs/s $rf1 (forwarding alone; bridge-data / floor-forward: $(ratio "$b" "$(median data1m floor-forward msgs_per_s)"))"
 		summary "msgs/s 1 MB, $conns conns, data hook / same-events floor" "$r1" ">= 0.6" "$(met "$r1" '>=' 0.6 data1m)" >>"$sums"
-		summary "  (no target) 1 MB, forwarding alone / same-events floor" "$rf1" "-" "-" >>"$sums"
+		forwarding data1m "1 MB"
 		;;
 	conns)
 		echo
