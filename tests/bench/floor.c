@@ -450,8 +450,10 @@ static sfsistat on_abort(SMFICTX *ctx)
 #ifdef FLOOR_FORWARD
 	struct floor_conn *c = smfi_getpriv(ctx);
 
-	if (c != NULL)
-		c->len = 0, c->failed = 0;
+	if (c != NULL) {
+		c->len = 0;
+		c->failed = 0;
+	}
 #else
 	(void)ctx;
 #endif

@@ -23,9 +23,9 @@
 #                     checks each gets the hook's header, or 451 4.3.5
 #   records.py        reads the hook servers' records
 # Scenarios: connection counting (max-connections = 4 and the default 8, for 16
-# concurrent sessions x 3 messages; max-connections = 1 with two sessions waiting); mTLS and TLS versions (a client certificate, none, a
-# CA that did not sign the server, ca-path, min-version 1.2 / 1.3 against a server capped
-# at 1.2); HTTP/2 (h2 by ALPN shared by concurrent sessions, h2c by prior knowledge and
+# concurrent sessions x 3 messages; max-connections = 1 with two sessions waiting); mTLS
+# and TLS versions (a client certificate, none, a CA that did not sign the server,
+# ca-path, min-version 1.2 / 1.3 against a server capped at 1.2); HTTP/2 (h2 by ALPN shared by concurrent sessions, h2c by prior knowledge and
 # its reuse); failover (down then up, 500 then up, round-robin, retry-after within and
 # past its window, all down, one timeout for the whole hook); signatures (verified, a
 # wrong secret, a handler requiring them); proxies (http_proxy ignored unless
@@ -226,9 +226,9 @@ session() {
 	return 0
 }
 
-# burst NAME QID SESSIONS COUNT - SESSIONS miltertest sessions at once on daemon NAME,
-# COUNT messages each, every one expecting the hook's header; complains about each that
-# failed. Queue ids: QID<session>-<message>.
+# burst NAME QID SESSIONS COUNT [EXPECT] - SESSIONS miltertest sessions at once on daemon
+# NAME, COUNT messages each, every one expecting EXPECT (cli-session.lua's: header, the
+# default, or tempfail); complains about each that failed. Queue ids: QID<session>-<message>.
 burst() {
 	bu_expect=${5:-header}
 	bu_pids=''
