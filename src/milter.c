@@ -26,6 +26,8 @@
 #define BODY_CHUNK      65535
 /* How long a stopping daemon waits for open sessions to finish. */
 #define SHUTDOWN_WAIT_SECONDS 30
+/* ... and how long none of them may have done anything before it stops waiting for them. */
+#define SHUTDOWN_IDLE_MS 1000
 /*
  * How often a slow data hook makes us tell the MTA we are still working (smfi_progress):
  * each notice restarts Postfix's milter_content_timeout (MTA-NOTES.md).
@@ -44,7 +46,18 @@ struct conn {
 };
 
 static atomic_int open_sessions;
+/*
+ * For the shutdown wait: hook calls in progress, and when (CLOCK_MONOTONIC ms) a callback
+ * last started or a hook call last ended. Once smfi_main has returned, libmilter (built
+ * with its pool of workers, as Debian's is) reads no more commands from a session that is
+ * between commands, so its QUIT, and on_close, may never come: such a session is waited for
+ * only until nothing has happened for SHUTDOWN_IDLE_MS, which also lets libmilter write the
+ * reply of a callback that has just returned.
+ */
+static atomic_int busy_calls;
+static atomic_llong last_activity_ms;
 
+static long long mono_ms(void);
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                              unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                              unsigned long *pf2, unsigned long *pf3);
@@ -104,7 +117,18 @@ static const struct {
 /* conn_of - the connection state libmilter keeps for us */
 static struct conn *conn_of(SMFICTX *ctx)
 {
+	atomic_store_explicit(&last_activity_ms, mono_ms(), memory_order_relaxed);
 	return smfi_getpriv(ctx);
+}
+
+/* mono_ms - CLOCK_MONOTONIC in milliseconds */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* macro - a macro's value, NULL when the MTA did not send it or sent it empty */
@@ -316,7 +340,10 @@ static sfsistat run_stage(SMFICTX *ctx, struct conn *c, enum stage stage, unsign
 
 	if (!(c->session->config->stages & STAGE_BIT(stage)))
 		return quiet(c, nr_flag);
+	atomic_fetch_add(&busy_calls, 1);
 	hooks_run_stage(c->session, stage, &t, &o);
+	atomic_store_explicit(&last_activity_ms, mono_ms(), memory_order_relaxed);
+	atomic_fetch_sub(&busy_calls, 1);
 	return to_status(ctx, c, &o);
 }
 
@@ -850,6 +877,13 @@ int milter_run(void)
 
 		if (i == 0)
 			log_msg(LOG_NOTICE, "stopping: waiting for %d open session(s)", left);
+		if (atomic_load(&busy_calls) == 0 &&
+		    mono_ms() - atomic_load(&last_activity_ms) >= SHUTDOWN_IDLE_MS) {
+			log_msg(LOG_NOTICE,
+			        "stopping: %d open session(s) idle, no hook call in progress",
+			        left);
+			return rc == MI_SUCCESS ? 0 : -1;
+		}
 		nanosleep(&tick, NULL);
 	}
 	if ((left = atomic_load(&open_sessions)) > 0)
